@@ -1,0 +1,85 @@
+//! The command line: `kurz` serves; subcommands administer a stopped server's data.
+//!
+//! Only definitions live here (clap derive); [`crate::commands`] runs the
+//! offline subcommands and `main.rs` runs the server.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+/// kurz — a self-hosted URL shortener.
+///
+/// With no subcommand, kurz serves: `kurz` is `kurz serve`. The admin
+/// subcommands open the data directory directly, so they work only while
+/// the server is stopped; while it runs, use the HTTP API instead.
+#[derive(Debug, Parser)]
+#[command(name = "kurz", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// Data directory (created if missing).
+    #[arg(long, env = "KURZ_DATA", default_value = "./kurz-data", global = true)]
+    pub data: PathBuf,
+
+    /// Server settings, when no subcommand is given.
+    #[command(flatten)]
+    pub serve: Config,
+
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve(Config),
+    /// Print the API key kept in the data directory.
+    Key,
+    /// Shorten a URL (offline; prints the short URL).
+    Add {
+        /// The long URL (http or https).
+        url: String,
+        /// A custom slug ([A-Za-z0-9_-], up to 64 characters) instead of a generated one.
+        #[arg(long)]
+        slug: Option<String>,
+        /// Base URL to print the short URL with.
+        #[arg(long, env = "KURZ_BASE_URL", default_value = "http://127.0.0.1:8080")]
+        base_url: url::Url,
+        /// Length of a generated slug.
+        #[arg(long, env = "KURZ_SLUG_LENGTH", default_value_t = 7,
+              value_parser = clap::value_parser!(u16).range(4..=32))]
+        slug_length: u16,
+    },
+    /// List links, newest first: slug, clicks, created, target.
+    List {
+        /// Show at most this many links [default: all].
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// Show a link's clicks, in total and per day.
+    Stats {
+        /// The link's slug.
+        slug: String,
+        /// How many days back to show (1 to 366).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..=366))]
+        days: u16,
+    },
+    /// Delete a link and its click counts.
+    Delete {
+        /// The link's slug.
+        slug: String,
+    },
+    /// Write every link with its counters as JSON Lines.
+    Export {
+        /// Output file [default: standard output].
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Read links from a JSON Lines export; existing slugs are reported and skipped.
+    Import {
+        /// The export file, or - for standard input.
+        file: PathBuf,
+    },
+}

@@ -1,0 +1,286 @@
+//! The offline admin commands: `key`, `add`, `list`, `stats`, `delete`, `export`, `import`.
+//!
+//! Each opens the data directory itself, so it runs only while the server
+//! is stopped (the store's lock says so otherwise). Output is plain text
+//! for people and scripts; problems go to standard error with a non-zero
+//! exit.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use thiserror::Error;
+
+use crate::cli::Command;
+use crate::store::{ExportRecord, ImportOutcome, Link, Store, StoreError};
+use crate::target::TargetRules;
+use crate::{clock, key, slug};
+
+/// Cache given to the store by offline commands, in bytes.
+const OFFLINE_CACHE: u64 = 64 << 20;
+
+/// Why an admin command failed.
+#[derive(Debug, Error)]
+pub enum CommandError {
+    /// The server holds the data directory.
+    #[error(
+        "the data directory {0} is in use by a running kurz server.\n\
+         Stop the server first, or use the HTTP API while it runs, e.g.\n  \
+         curl -H \"Authorization: Bearer $KEY\" http://127.0.0.1:8080/api/links"
+    )]
+    ServerRunning(PathBuf),
+    /// A store fault.
+    #[error(transparent)]
+    Store(StoreError),
+    /// The key file.
+    #[error(transparent)]
+    Key(#[from] key::KeyError),
+    /// Reading input or writing output failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being read or written.
+        what: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The user's input was refused.
+    #[error("{0}")]
+    Invalid(String),
+    /// No link has that slug.
+    #[error("no link with slug '{0}'")]
+    NotFound(String),
+}
+
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Locked(dir) => CommandError::ServerRunning(dir),
+            other => CommandError::Store(other),
+        }
+    }
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> CommandError {
+    let what = what.into();
+    move |source| CommandError::Io { what, source }
+}
+
+/// Runs an offline command against the data directory `data`.
+///
+/// # Errors
+/// Any failure, to be printed by `main` with a non-zero exit.
+pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
+    match command {
+        Command::Serve(_) => Err(CommandError::Invalid(
+            "serve is not an offline command".into(),
+        )),
+        Command::Key => {
+            println!("{}", key::read(data)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Add {
+            url,
+            slug,
+            base_url,
+            slug_length,
+        } => add(data, &url, slug.as_deref(), &base_url, slug_length),
+        Command::List { limit } => list(data, limit),
+        Command::Stats { slug, days } => stats(data, &slug, days),
+        Command::Delete { slug } => {
+            let store = open(data)?;
+            if !store.delete(&slug)? {
+                return Err(CommandError::NotFound(slug));
+            }
+            store.flush_all()?;
+            println!("deleted {slug}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export { output } => export(data, output.as_deref()),
+        Command::Import { file } => import(data, &file),
+    }
+}
+
+fn open(data: &Path) -> Result<Store, CommandError> {
+    Ok(Store::open(data, OFFLINE_CACHE)?)
+}
+
+fn add(
+    data: &Path,
+    url: &str,
+    custom: Option<&str>,
+    base: &url::Url,
+    slug_length: u16,
+) -> Result<ExitCode, CommandError> {
+    let target = TargetRules::new(Some(base))
+        .check(url)
+        .map_err(|e| CommandError::Invalid(format!("invalid url: {e}")))?;
+    if let Some(s) = custom {
+        slug::validate(s).map_err(|e| CommandError::Invalid(format!("invalid slug: {e}")))?;
+    }
+    let store = open(data)?;
+    let link = Link {
+        target: target.into(),
+        created_at: clock::now_ms(),
+        expires_at: None,
+        max_clicks: None,
+        redirect_status: None,
+    };
+    let slug = match custom {
+        Some(s) => match store.create(s, &link)? {
+            Ok(()) => s.to_owned(),
+            Err(_) => {
+                return Err(CommandError::Invalid(format!(
+                    "the slug '{s}' is already taken"
+                )))
+            }
+        },
+        None => store.create_generated(usize::from(slug_length), &link)?,
+    };
+    store.flush_all()?;
+    println!("{}/{slug}", base.as_str().trim_end_matches('/'));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(data: &Path, limit: Option<usize>) -> Result<ExitCode, CommandError> {
+    let store = open(data)?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut left = limit.unwrap_or(usize::MAX);
+    let mut cursor = None;
+    while left > 0 {
+        let page = store.list(left.min(1000), cursor.as_ref())?;
+        for (slug, link) in &page.links {
+            let clicks = store.clicks(slug)?;
+            writeln!(
+                out,
+                "{slug}\t{clicks}\t{}\t{}",
+                clock::format_ms(link.created_at),
+                link.target
+            )
+            .map_err(io_err("writing the list"))?;
+        }
+        left -= page.links.len();
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    out.flush().map_err(io_err("writing the list"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stats(data: &Path, slug: &str, days: u16) -> Result<ExitCode, CommandError> {
+    let store = open(data)?;
+    let link = store
+        .get(slug)?
+        .ok_or_else(|| CommandError::NotFound(slug.to_owned()))?;
+    let today = clock::day_of(clock::now_ms());
+    let from = today.saturating_sub(u32::from(days) - 1);
+    let daily = store.daily(slug, from, today)?;
+    println!("slug:    {slug}");
+    println!("url:     {}", link.target);
+    println!("created: {}", clock::format_ms(link.created_at));
+    println!("clicks:  {}", store.clicks(slug)?);
+    for (day, n) in (from..=today).zip(daily) {
+        println!("{}  {n}", clock::format_day(day));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(data: &Path, output: Option<&Path>) -> Result<ExitCode, CommandError> {
+    let store = open(data)?;
+    let what = match output {
+        Some(p) => format!("writing {}", p.display()),
+        None => "writing standard output".to_owned(),
+    };
+    let sink: Box<dyn Write> = match output {
+        Some(p) => Box::new(File::create(p).map_err(io_err(what.clone()))?),
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut out = BufWriter::new(sink);
+    let mut n = 0u64;
+    for rec in store.export() {
+        let line =
+            serde_json::to_string(&rec?).map_err(|e| CommandError::Invalid(e.to_string()))?;
+        writeln!(out, "{line}").map_err(io_err(what.clone()))?;
+        n += 1;
+    }
+    out.flush().map_err(io_err(what.clone()))?;
+    if let Some(p) = output {
+        eprintln!("exported {n} links to {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import(data: &Path, file: &Path) -> Result<ExitCode, CommandError> {
+    let stdin = file.as_os_str() == "-";
+    let what = format!("reading {}", file.display());
+    let (reader, size): (Box<dyn BufRead>, Option<u64>) = if stdin {
+        (Box::new(BufReader::new(io::stdin().lock())), None)
+    } else {
+        let f = File::open(file).map_err(io_err(what.clone()))?;
+        let size = f.metadata().ok().map(|m| m.len());
+        (Box::new(BufReader::new(f)), size)
+    };
+    let store = open(data)?;
+    // Loops back to the server cannot be checked offline: the base URL of
+    // the server that will serve these links is not known here.
+    let rules = TargetRules::new(None);
+    let bar = progress(size);
+    let (mut imported, mut duplicates, mut invalid) = (0u64, 0u64, 0u64);
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.map_err(io_err(what.clone()))?;
+        bar.inc(line.len() as u64 + 1);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let lineno = n + 1;
+        let rec: ExportRecord = match serde_json::from_str(&line) {
+            Ok(r) => r,
+            Err(e) => {
+                invalid += 1;
+                bar.suspend(|| eprintln!("line {lineno}: rejected: {e}"));
+                continue;
+            }
+        };
+        match store.import(&rec, &rules)? {
+            ImportOutcome::Imported => imported += 1,
+            ImportOutcome::Duplicate => {
+                duplicates += 1;
+                bar.suspend(|| eprintln!("line {lineno}: slug '{}' exists, skipped", rec.slug));
+            }
+            ImportOutcome::Invalid(why) => {
+                invalid += 1;
+                bar.suspend(|| eprintln!("line {lineno}: rejected: {why}"));
+            }
+        }
+    }
+    bar.finish_and_clear();
+    store.flush_all()?;
+    eprintln!("imported {imported}, skipped {duplicates} existing, rejected {invalid} invalid");
+    Ok(if invalid > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A byte-count progress bar on a terminal; hidden otherwise.
+fn progress(size: Option<u64>) -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    match size {
+        Some(total) => {
+            let bar = ProgressBar::new(total);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        }
+        None => ProgressBar::new_spinner(),
+    }
+}

@@ -1,0 +1,99 @@
+//! The server's settings: command-line flags with `KURZ_*` environment twins.
+//!
+//! [`Config`] is what `kurz serve` (and plain `kurz`) accept. Every field has
+//! a flag and an environment variable; the flag wins. Values are checked here
+//! by clap, so a bad setting stops the program with a usage message before
+//! anything is opened.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+use url::Url;
+
+/// Settings of `kurz serve`.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address and port to listen on.
+    #[arg(long, env = "KURZ_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Public base URL of short links, e.g. https://s.example.org
+    /// [default: http://<listen address>]
+    #[arg(long, env = "KURZ_BASE_URL", value_parser = parse_base_url)]
+    pub base_url: Option<Url>,
+
+    /// API key for /api/ (at least 16 characters). Without it, a key is
+    /// generated on first start and kept in <data>/api-key.
+    #[arg(long, env = "KURZ_API_KEY", hide_env_values = true, value_parser = parse_api_key)]
+    pub api_key: Option<String>,
+
+    /// Default redirect status: 302 and 307 are never cached by browsers, so
+    /// every click is counted; 301 and 308 are cached, so repeat clicks from
+    /// one browser are not.
+    #[arg(long, env = "KURZ_REDIRECT_STATUS", default_value_t = 302,
+          value_parser = parse_redirect_status)]
+    pub redirect_status: u16,
+
+    /// Length of generated slugs (alphabet 0-9A-Za-z).
+    #[arg(long, env = "KURZ_SLUG_LENGTH", default_value_t = 7,
+          value_parser = clap::value_parser!(u16).range(4..=32))]
+    pub slug_length: u16,
+
+    /// Memory in MiB for the link cache and sled's page cache together.
+    #[arg(long, env = "KURZ_CACHE_MB", default_value_t = 128,
+          value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+    pub cache_mb: u64,
+}
+
+impl Config {
+    /// The base URL short links are built on: `--base-url`, or
+    /// `http://<local address>` where `local` is the address actually bound
+    /// (so port 0 becomes the real port).
+    pub fn base_url_for(&self, local: SocketAddr) -> Url {
+        self.base_url.clone().unwrap_or_else(|| default_base(local))
+    }
+}
+
+/// `http://<addr>`, the base URL when none is configured.
+pub fn default_base(addr: SocketAddr) -> Url {
+    // Not reachable from input: `http://` and a formatted socket address
+    // (IPv6 in brackets) is always a valid URL.
+    #[allow(clippy::expect_used)]
+    Url::parse(&format!("http://{addr}")).expect("a socket address forms a valid URL")
+}
+
+fn parse_redirect_status(text: &str) -> Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(s) if crate::store::REDIRECT_STATUSES.contains(&s) => Ok(s),
+        _ => Err("the redirect status must be 301, 302, 307 or 308".into()),
+    }
+}
+
+fn parse_base_url(text: &str) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("not an absolute URL: {e}"))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err("the base URL must start with http:// or https://".into());
+    }
+    if url.host_str().is_none() {
+        return Err("the base URL needs a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("the base URL must not have a query or fragment".into());
+    }
+    Ok(url)
+}
+
+/// Checks an API key given on the command line or in the environment.
+///
+/// # Errors
+/// Keys shorter than 16 characters, or with characters that cannot travel
+/// in an HTTP header (space, control, non-ASCII).
+pub fn parse_api_key(text: &str) -> Result<String, String> {
+    if text.len() < 16 {
+        return Err("the API key must be at least 16 characters long".into());
+    }
+    if !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("the API key may only hold visible ASCII characters (no spaces)".into());
+    }
+    Ok(text.to_owned())
+}

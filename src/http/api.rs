@@ -1,0 +1,279 @@
+//! The management API under `/api/links`: create, list, read, change, delete, stats.
+//!
+//! Handlers validate what the client sent (422 for well-formed but invalid
+//! values), call the store, and answer JSON. A 201 is sent only after the
+//! new link is on disk. Auth has already been checked by the router.
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, LOCATION};
+use hyper::{Request, Response, StatusCode};
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::wire::{json, read_json, CreateRequest, LinkJson, PatchRequest};
+use super::{App, Body};
+use crate::store::{Cursor, Link, LinkPatch, StoreError, REDIRECT_STATUSES};
+use crate::{clock, slug};
+
+/// Default and largest page size of `GET /api/links`.
+const PAGE_DEFAULT: usize = 50;
+const PAGE_MAX: usize = 1000;
+
+/// Default and largest `days` of the stats route.
+const DAYS_DEFAULT: u32 = 30;
+const DAYS_MAX: u32 = 366;
+
+type Reply = Result<Response<Body>, ApiError>;
+
+/// Runs store work that may scan many records off the runtime's workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError::from(StoreError::TaskFailed))?
+        .map_err(ApiError::from)
+}
+
+fn check_status(status: u16) -> Result<u16, ApiError> {
+    if REDIRECT_STATUSES.contains(&status) {
+        Ok(status)
+    } else {
+        Err(ApiError::invalid(format!(
+            "redirect_status {status} is not one of 301, 302, 307, 308"
+        )))
+    }
+}
+
+fn check_max_clicks(max: u64) -> Result<u64, ApiError> {
+    if max == 0 {
+        return Err(ApiError::invalid("max_clicks must be at least 1"));
+    }
+    Ok(max)
+}
+
+fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
+    clock::parse_rfc3339(text).map_err(|e| ApiError::invalid(format!("{field}: {e}")))
+}
+
+fn check_url(app: &App, raw: &str) -> Result<String, ApiError> {
+    app.rules
+        .check(raw)
+        .map(String::from)
+        .map_err(|e| ApiError::invalid(format!("url: {e}")))
+}
+
+/// `POST /api/links`.
+pub async fn create(app: Arc<App>, req: Request<Incoming>) -> Reply {
+    let body: CreateRequest = read_json(req).await?;
+    let target = check_url(&app, &body.url)?;
+    if let Some(s) = &body.slug {
+        slug::validate(s).map_err(|e| ApiError::invalid(format!("slug: {e}")))?;
+    }
+    let now = clock::now_ms();
+    let expires_at = match &body.expires_at {
+        Some(t) => {
+            let at = parse_time("expires_at", t)?;
+            if at <= now {
+                return Err(ApiError::invalid("expires_at: must be in the future"));
+            }
+            Some(at)
+        }
+        None => None,
+    };
+    let link = Link {
+        target,
+        created_at: now,
+        expires_at,
+        max_clicks: body.max_clicks.map(check_max_clicks).transpose()?,
+        redirect_status: body.redirect_status.map(check_status).transpose()?,
+    };
+    let slug = match body.slug {
+        Some(s) => match app.store.create(&s, &link)? {
+            Ok(()) => s,
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!("the slug '{s}' is already taken"),
+                ))
+            }
+        },
+        None => app
+            .store
+            .create_generated(app.settings.slug_length, &link)?,
+    };
+    app.store.sync().await?;
+    tracing::info!(%slug, "link created");
+    let mut resp = json(StatusCode::CREATED, &LinkJson::new(&app, &slug, &link, 0));
+    if let Ok(loc) = HeaderValue::from_str(&format!("/api/links/{slug}")) {
+        resp.headers_mut().insert(LOCATION, loc);
+    }
+    Ok(resp)
+}
+
+/// Query parameters as (name, value) pairs, percent-decoded.
+fn query(req_query: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(req_query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// `GET /api/links?limit=N&cursor=C`.
+pub async fn list(app: Arc<App>, raw_query: Option<&str>) -> Reply {
+    let q = query(raw_query);
+    let limit = match param(&q, "limit") {
+        None => PAGE_DEFAULT,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=PAGE_MAX).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("limit must be a whole number from 1 to {PAGE_MAX}"))
+            })?,
+    };
+    let cursor = match param(&q, "cursor") {
+        None => None,
+        Some(c) => {
+            Some(Cursor::decode(c).ok_or_else(|| ApiError::bad_request("cursor is not valid"))?)
+        }
+    };
+
+    #[derive(Serialize)]
+    struct ListJson {
+        links: Vec<LinkJson>,
+        next_cursor: Option<String>,
+    }
+    let app2 = app.clone();
+    let out = blocking(move || {
+        let page = app2.store.list(limit, cursor.as_ref())?;
+        let mut links = Vec::with_capacity(page.links.len());
+        for (slug, link) in &page.links {
+            links.push(LinkJson::new(&app2, slug, link, app2.store.clicks(slug)?));
+        }
+        Ok(ListJson {
+            links,
+            next_cursor: page.next.map(|c| c.encode()),
+        })
+    })
+    .await?;
+    Ok(json(StatusCode::OK, &out))
+}
+
+fn no_link(slug: &str) -> ApiError {
+    ApiError::not_found(format!("no link with slug '{slug}'"))
+}
+
+/// `GET /api/links/{slug}`.
+pub async fn get(app: Arc<App>, slug: &str) -> Reply {
+    let link = app.store.get(slug)?.ok_or_else(|| no_link(slug))?;
+    let clicks = app.store.clicks(slug)?;
+    Ok(json(
+        StatusCode::OK,
+        &LinkJson::new(&app, slug, &link, clicks),
+    ))
+}
+
+/// `PATCH /api/links/{slug}`.
+pub async fn patch(app: Arc<App>, slug: &str, req: Request<Incoming>) -> Reply {
+    let body: PatchRequest = read_json(req).await?;
+    let patch = LinkPatch {
+        target: match &body.url {
+            None => None,
+            Some(None) => return Err(ApiError::invalid("url: cannot be removed; send a new url")),
+            Some(Some(u)) => Some(check_url(&app, u)?),
+        },
+        // Any time is accepted here, past ones included: setting expires_at
+        // to now is how a link is switched off without deleting its stats.
+        expires_at: match &body.expires_at {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(t)) => Some(Some(parse_time("expires_at", t)?)),
+        },
+        max_clicks: match body.max_clicks {
+            None => None,
+            Some(m) => Some(m.map(check_max_clicks).transpose()?),
+        },
+        redirect_status: match body.redirect_status {
+            None => None,
+            Some(s) => Some(s.map(check_status).transpose()?),
+        },
+    };
+    let link = app
+        .store
+        .update(slug, &patch)?
+        .ok_or_else(|| no_link(slug))?;
+    app.store.sync().await?;
+    let clicks = app.store.clicks(slug)?;
+    Ok(json(
+        StatusCode::OK,
+        &LinkJson::new(&app, slug, &link, clicks),
+    ))
+}
+
+/// `DELETE /api/links/{slug}`.
+pub async fn delete(app: Arc<App>, slug: &str) -> Reply {
+    if !app.store.delete(slug)? {
+        return Err(no_link(slug));
+    }
+    app.store.sync().await?;
+    tracing::info!(%slug, "link deleted");
+    let mut resp = Response::new(Body::default());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    Ok(resp)
+}
+
+/// `GET /api/links/{slug}/stats?days=N`.
+pub async fn stats(app: Arc<App>, slug: &str, raw_query: Option<&str>) -> Reply {
+    let q = query(raw_query);
+    let days = match param(&q, "days") {
+        None => DAYS_DEFAULT,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=DAYS_MAX).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!("days must be a whole number from 1 to {DAYS_MAX}"))
+            })?,
+    };
+    if app.store.get(slug)?.is_none() {
+        return Err(no_link(slug));
+    }
+
+    #[derive(Serialize)]
+    struct Day {
+        date: String,
+        clicks: u64,
+    }
+    #[derive(Serialize)]
+    struct StatsJson {
+        slug: String,
+        clicks: u64,
+        daily: Vec<Day>,
+    }
+    let today = clock::day_of(clock::now_ms());
+    let from = today.saturating_sub(days - 1);
+    let (app2, s) = (app.clone(), slug.to_owned());
+    let (clicks, daily) =
+        blocking(move || Ok((app2.store.clicks(&s)?, app2.store.daily(&s, from, today)?))).await?;
+    let daily = (from..=today)
+        .zip(daily)
+        .map(|(d, clicks)| Day {
+            date: clock::format_day(d),
+            clicks,
+        })
+        .collect();
+    Ok(json(
+        StatusCode::OK,
+        &StatsJson {
+            slug: slug.to_owned(),
+            clicks,
+            daily,
+        },
+    ))
+}

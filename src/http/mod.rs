@@ -1,0 +1,68 @@
+//! The HTTP face of kurz: a hyper 1.x service with its own small router.
+//!
+//! [`server::run`] accepts connections and drives them; every request goes
+//! through [`router::route`], which hands redirects to [`redirect`] and the
+//! management API to [`api`] behind [`auth`]. Failures become
+//! problem+json responses in one place, [`error`].
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod redirect;
+pub mod router;
+pub mod server;
+pub mod wire;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use url::Url;
+
+use crate::store::Store;
+use crate::target::TargetRules;
+
+/// The response body type of every handler.
+pub type Body = Full<Bytes>;
+
+/// What the HTTP layer needs to know beyond the store.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Base URL of short links (`short_url` = base + `/` + slug).
+    pub base_url: Url,
+    /// The API key for `/api/`.
+    pub api_key: String,
+    /// Redirect status of links that do not choose one.
+    pub redirect_status: u16,
+    /// Length of generated slugs.
+    pub slug_length: usize,
+}
+
+/// Shared state of the service: the store and the settings.
+pub struct App {
+    /// The link store.
+    pub store: Store,
+    /// The settings.
+    pub settings: Settings,
+    /// Target rules bound to this server's base URL.
+    pub rules: TargetRules,
+    /// `base_url` without a trailing slash, to append `/slug` to.
+    short_prefix: String,
+}
+
+impl App {
+    /// Builds the shared state.
+    pub fn new(store: Store, settings: Settings) -> Self {
+        let rules = TargetRules::new(Some(&settings.base_url));
+        let short_prefix = settings.base_url.as_str().trim_end_matches('/').to_owned();
+        App {
+            store,
+            settings,
+            rules,
+            short_prefix,
+        }
+    }
+
+    /// The short URL of `slug`.
+    pub fn short_url(&self, slug: &str) -> String {
+        format!("{}/{slug}", self.short_prefix)
+    }
+}

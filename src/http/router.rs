@@ -1,0 +1,99 @@
+//! Routing: one `match` over the method and the path's segments.
+//!
+//! A one-segment path is a slug (the hot path, matched without allocating);
+//! `/api/...` needs the key and goes to [`super::api`]; `/healthz` and `/`
+//! are small fixed answers. A known path with the wrong method is 405 with
+//! `Allow`; anything else is 404. Every answer, error or not, is a response:
+//! the service never fails a connection.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+
+use super::error::ApiError;
+use super::{api, auth, redirect, App, Body};
+
+/// Answers one request.
+pub async fn route(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    // A `Uri` clone shares its bytes: no allocation on the hot path.
+    let uri = req.uri().clone();
+    let resp = match dispatch(app, &uri, req).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    };
+    tracing::debug!(%method, path = uri.path(), status = resp.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    resp
+}
+
+async fn dispatch(
+    app: Arc<App>,
+    uri: &hyper::Uri,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let path = uri.path();
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    let is_get = req.method() == Method::GET;
+    let is_head = req.method() == Method::HEAD;
+
+    // Hot path: `/{slug}`.
+    if !rest.contains('/') {
+        return match rest {
+            "" => only_get(is_get || is_head).map(|()| {
+                text(
+                    StatusCode::OK,
+                    "kurz: a URL shortener. API under /api/links\n",
+                )
+            }),
+            "healthz" => only_get(is_get || is_head).map(|()| text(StatusCode::OK, "ok\n")),
+            "api" => Err(ApiError::not_found("see /api/links")),
+            slug if is_get || is_head => redirect::follow(&app, slug, is_get),
+            _ => Err(ApiError::method_not_allowed("GET, HEAD")),
+        };
+    }
+
+    let segments: Vec<&str> = rest.split('/').collect();
+    match segments.as_slice() {
+        ["api", ..] => {}
+        _ => return Err(ApiError::not_found(format!("nothing at {path}"))),
+    }
+    auth::check(req.headers(), &app.settings.api_key)?;
+    let query = uri.query();
+    let method = req.method().clone();
+    match (segments.as_slice(), method) {
+        (["api", "links"], Method::GET) => api::list(app, query).await,
+        (["api", "links"], Method::POST) => api::create(app, req).await,
+        (["api", "links"], _) => Err(ApiError::method_not_allowed("GET, POST")),
+        (["api", "links", slug], Method::GET) => api::get(app, slug).await,
+        (["api", "links", slug], Method::PATCH) => api::patch(app, slug, req).await,
+        (["api", "links", slug], Method::DELETE) => api::delete(app, slug).await,
+        (["api", "links", _], _) => Err(ApiError::method_not_allowed("GET, PATCH, DELETE")),
+        (["api", "links", slug, "stats"], Method::GET) => api::stats(app, slug, query).await,
+        (["api", "links", _, "stats"], _) => Err(ApiError::method_not_allowed("GET")),
+        _ => Err(ApiError::not_found(format!("no API route at {path}"))),
+    }
+}
+
+fn only_get(ok: bool) -> Result<(), ApiError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed("GET, HEAD"))
+    }
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}

@@ -1,0 +1,152 @@
+//! The accept loop, per-connection limits, the click flusher and graceful shutdown.
+//!
+//! The caller binds the listener and chooses the shutdown signal, so `main`
+//! and the tests share this one code path. Every connection is served by the
+//! same hyper-util auto builder (HTTP/1.1 and h2c) with a timer, so the
+//! header read timeout is really enforced. On shutdown the loop stops
+//! accepting, lets in-flight requests finish for a bounded time, then moves
+//! every pending click into sled and flushes it to disk.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use super::{router, App};
+use crate::store::StoreError;
+
+/// How often pending clicks are merged into sled.
+pub const CLICK_FLUSH_EVERY: Duration = Duration::from_millis(200);
+/// How long shutdown waits for in-flight requests.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client must send its request headers within this time.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most connections served at once; more wait in the kernel's backlog.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// Largest buffered request head, in bytes.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Most request headers.
+pub const MAX_HEADERS: usize = 100;
+/// Most concurrent HTTP/2 streams per connection.
+pub const MAX_H2_STREAMS: u32 = 128;
+
+/// Why the server stopped with an error.
+#[derive(Debug, Error)]
+pub enum ServeError {
+    /// The final flush of clicks and links to disk failed.
+    #[error("final flush failed: {0}")]
+    Flush(#[from] StoreError),
+}
+
+fn builder() -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .keep_alive(true)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADERS);
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_H2_STREAMS)
+        .max_header_list_size(MAX_HEAD_BYTES as u32);
+    b
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then drains and
+/// flushes. Returns once everything acknowledged is on disk.
+///
+/// # Errors
+/// Only the final flush can fail; accept errors are logged and retried.
+pub async fn run(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let builder = builder();
+    let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let flusher = tokio::spawn(flush_clicks_forever(app.clone()));
+    tokio::pin!(shutdown);
+
+    loop {
+        // Take a permit before accepting, so excess clients wait in the backlog.
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // EMFILE and friends: back off and retry, never give up the loop.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = service_fn(move |req| {
+            let app = app.clone();
+            async move { Ok::<_, Infallible>(router::route(app, req).await) }
+        });
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+
+    drop(listener);
+    tracing::info!("shutting down: draining connections");
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "connections still open after {:?}; closing them",
+            DRAIN_TIMEOUT
+        );
+    }
+    flusher.abort();
+    let store = app.store.clone();
+    tokio::task::spawn_blocking(move || store.flush_all())
+        .await
+        .map_err(|_| StoreError::TaskFailed)??;
+    tracing::info!("all clicks and links flushed to disk");
+    Ok(())
+}
+
+/// Moves pending clicks into sled every [`CLICK_FLUSH_EVERY`].
+async fn flush_clicks_forever(app: Arc<App>) {
+    let mut tick = tokio::time::interval(CLICK_FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let store = app.store.clone();
+        match tokio::task::spawn_blocking(move || store.flush_clicks()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "click flush failed; counts stay pending"),
+            Err(e) => tracing::error!(error = %e, "click flush task failed"),
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! kurz: a self-hosted URL shortener in one binary.
+//!
+//! # Layout
+//! - [`config`]: the server's settings, from flags and `KURZ_*` variables.
+//! - [`cli`]: the command line (clap): `serve` and the offline admin commands.
+//! - [`commands`]: what each offline admin command does.
+//! - [`key`]: the API key file: generated once, kept with mode 0600.
+//! - [`store`]: the only code that touches sled: links, counters, cache.
+//! - [`slug`]: generating and validating short codes.
+//! - [`target`]: validating long URLs.
+//! - [`clock`]: times as stored (Unix ms, day numbers) and shown (RFC 3339).
+//! - [`http`]: the hyper server: accept loop, router, redirect, API, errors.
+//!
+//! Dependencies point one way: `http` → `store` → (`slug`, `target`, `clock`).
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod http;
+pub mod key;
+pub mod slug;
+pub mod store;
+pub mod target;

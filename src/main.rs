@@ -1,0 +1,99 @@
+//! The kurz binary: parse the command line, set up logging, run the command.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::net::TcpListener;
+
+use kurz::cli::{Cli, Command};
+use kurz::config::Config;
+use kurz::http::{server, App, Settings};
+use kurz::store::Store;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let result = match cli.command {
+        None => serve(&cli.serve, &cli.data),
+        Some(Command::Serve(config)) => serve(&config, &cli.data),
+        Some(other) => kurz::commands::run(other, &cli.data).map_err(anyhow::Error::from),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("kurz: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let store = Store::open(data, config.cache_mb << 20)
+        .with_context(|| format!("cannot open the data directory {}", data.display()))?;
+    let api_key = match &config.api_key {
+        Some(k) => k.clone(),
+        None => {
+            let key = kurz::key::load_or_create(data)?;
+            if key.generated {
+                println!(
+                    "Generated an API key (kept in {}):\n\n    {}\n",
+                    key.path.display(),
+                    key.key
+                );
+            } else {
+                tracing::info!(file = %key.path.display(), "using the API key kept in the data directory (`kurz key` prints it)");
+            }
+            key.key
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let local = listener.local_addr()?;
+        let settings = Settings {
+            base_url: config.base_url_for(local),
+            api_key,
+            redirect_status: config.redirect_status,
+            slug_length: usize::from(config.slug_length),
+        };
+        println!(
+            "kurz listening on http://{local} (short links: {})",
+            settings.base_url
+        );
+        tracing::info!(%local, links = store.len(), data = %data.display(), "serving");
+        let app = Arc::new(App::new(store, settings));
+        server::run(listener, app, shutdown_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,86 @@
+//! The bounded in-memory link cache in front of the `links` tree.
+//!
+//! A redirect that hits the cache costs a hash lookup: the record is already
+//! decoded and the `Location` bytes already built. The cache is bounded by
+//! bytes (part of `--cache-mb`) and evicts with quick_cache's CLOCK-Pro.
+//! Updates and deletes invalidate through a generation counter so a lookup
+//! that raced with a change can never leave the old record cached.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use quick_cache::sync::Cache;
+use quick_cache::Weighter;
+
+use super::record::Link;
+
+/// A decoded link ready to serve.
+#[derive(Debug)]
+pub struct CachedLink {
+    /// The record as stored.
+    pub link: Link,
+    /// The target as shared bytes, ready to become a `Location` header.
+    pub location: Bytes,
+}
+
+impl CachedLink {
+    /// Wraps a decoded record.
+    pub fn new(link: Link) -> Self {
+        let location = Bytes::from(link.target.clone());
+        CachedLink { link, location }
+    }
+}
+
+#[derive(Clone)]
+struct ByBytes;
+
+impl Weighter<Box<str>, Arc<CachedLink>> for ByBytes {
+    fn weight(&self, key: &Box<str>, val: &Arc<CachedLink>) -> u64 {
+        // Two copies of the target plus the key and fixed overhead.
+        (key.len() + 2 * val.link.target.len() + 160) as u64
+    }
+}
+
+/// Bounded slug → decoded link cache with race-free invalidation.
+pub struct LinkCache {
+    map: Cache<Box<str>, Arc<CachedLink>, ByBytes>,
+    generation: AtomicU64,
+}
+
+impl LinkCache {
+    /// A cache holding at most about `bytes` of links.
+    pub fn new(bytes: u64) -> Self {
+        let bytes = bytes.max(64 * 1024);
+        LinkCache {
+            map: Cache::with_weighter((bytes / 256) as usize, bytes, ByBytes),
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The cached link for `slug`, if any.
+    pub fn get(&self, slug: &str) -> Option<Arc<CachedLink>> {
+        self.map.get(slug)
+    }
+
+    /// Takes a ticket before reading the store, to pass to [`LinkCache::insert`].
+    pub fn ticket(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Caches a link read from the store after `ticket` was taken. If any
+    /// invalidation happened since, the entry is dropped again: the read may
+    /// have seen the old record.
+    pub fn insert(&self, slug: &str, link: Arc<CachedLink>, ticket: u64) {
+        self.map.insert(slug.into(), link);
+        if self.generation.load(Ordering::SeqCst) != ticket {
+            self.map.remove(slug);
+        }
+    }
+
+    /// Forgets `slug` after its record changed or went away in the store.
+    pub fn invalidate(&self, slug: &str) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.map.remove(slug);
+    }
+}

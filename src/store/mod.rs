@@ -1,0 +1,508 @@
+//! The link store: the only code that touches sled.
+//!
+//! [`Store`] owns the data directory: the sled database (trees `links`,
+//! `clicks`, `daily`, `by_created`, `meta`, laid out as in DESIGN.md), the
+//! link cache in front of `links`, the pending click counters, and an
+//! exclusive lock file so two processes never open the same data. It knows
+//! nothing of HTTP; expected outcomes (a taken slug, a missing link) are
+//! values, faults are [`StoreError`]s.
+
+mod cache;
+mod clicks;
+mod counter;
+mod durable;
+mod record;
+mod transfer;
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use thiserror::Error;
+
+pub use cache::CachedLink;
+pub use clicks::Counted;
+pub use record::{Link, RecordError};
+pub use transfer::{ExportRecord, ImportOutcome, REDIRECT_STATUSES};
+
+use cache::LinkCache;
+use clicks::ClickCounts;
+use durable::GroupFlush;
+
+/// Version of the on-disk layout, kept in `meta` under `schema`.
+const SCHEMA: u8 = 1;
+
+/// How many fresh slugs to try before giving up on a crowded slug space.
+const GENERATE_TRIES: u32 = 16;
+
+/// Faults of the store. Expected outcomes are not errors.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// Another process (usually a running `kurz serve`) holds the data dir.
+    #[error("the data directory {0} is in use by another kurz process (is `kurz serve` running?)")]
+    Locked(PathBuf),
+    /// The data directory or its lock file could not be opened.
+    #[error("cannot open {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// sled reported an error (I/O, or damage it noticed).
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored value could not be decoded.
+    #[error("the stored {what} of '{slug}' is damaged")]
+    Corrupt {
+        /// The slug whose value is damaged.
+        slug: String,
+        /// Which value: record, counter…
+        what: String,
+    },
+    /// The data was written by a newer kurz with another layout.
+    #[error("the data directory has layout version {0}; this kurz understands {SCHEMA}")]
+    Schema(u8),
+    /// No free slug was found.
+    #[error("no free slug found in {GENERATE_TRIES} tries; raise --slug-length")]
+    SlugSpace,
+    /// A background thread doing store work panicked.
+    #[error("a storage task failed")]
+    TaskFailed,
+}
+
+impl StoreError {
+    fn corrupt(slug: &[u8], what: &str) -> Self {
+        StoreError::Corrupt {
+            slug: String::from_utf8_lossy(slug).into_owned(),
+            what: what.to_owned(),
+        }
+    }
+
+    /// True for faults where the disk refused a write (the server answers
+    /// 503 rather than 500).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sled(sled::Error::Io(_)) | StoreError::Io { .. }
+        )
+    }
+}
+
+/// The custom slug is already taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlugTaken;
+
+/// What a click on a resolved link did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClickOutcome {
+    /// Counted; redirect.
+    Counted,
+    /// Past `expires_at`; not counted.
+    Expired,
+    /// `max_clicks` already reached; not counted.
+    LimitReached,
+}
+
+/// A change to a link; `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkPatch {
+    /// New normalized target.
+    pub target: Option<String>,
+    /// New expiry (Unix ms), or clear it.
+    pub expires_at: Option<Option<i64>>,
+    /// New click limit, or clear it.
+    pub max_clicks: Option<Option<u64>>,
+    /// New redirect status, or follow the server default again.
+    pub redirect_status: Option<Option<u16>>,
+}
+
+/// Where a newest-first listing continues: just after this link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// `created_at` of the last link of the previous page.
+    pub created_at: i64,
+    /// Its slug.
+    pub slug: String,
+}
+
+impl Cursor {
+    /// The cursor as the opaque text clients pass back: `<ms>.<slug>`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.created_at, self.slug)
+    }
+
+    /// Parses text made by [`Cursor::encode`]; `None` if it is not one.
+    pub fn decode(text: &str) -> Option<Cursor> {
+        let (ms, slug) = text.split_once('.')?;
+        let created_at = ms.parse().ok()?;
+        crate::slug::could_exist(slug).then(|| Cursor {
+            created_at,
+            slug: slug.to_owned(),
+        })
+    }
+}
+
+/// One page of a newest-first listing.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Links on this page, newest first.
+    pub links: Vec<(String, Link)>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<Cursor>,
+}
+
+/// Key of a day bucket: slug ‖ 0x00 ‖ day (u32 big-endian).
+fn daily_key(slug: &[u8], day: u32) -> Vec<u8> {
+    let mut key = Vec::with_capacity(slug.len() + 5);
+    key.extend_from_slice(slug);
+    key.push(0);
+    key.extend_from_slice(&day.to_be_bytes());
+    key
+}
+
+/// Key in `by_created`: created_at (u64 big-endian, so bytes sort by time) ‖ slug.
+fn created_key(created_at: i64, slug: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + slug.len());
+    key.extend_from_slice(&u64::try_from(created_at).unwrap_or(0).to_be_bytes());
+    key.extend_from_slice(slug.as_bytes());
+    key
+}
+
+struct Inner {
+    db: sled::Db,
+    links: sled::Tree,
+    by_created: sled::Tree,
+    clicks_tree: sled::Tree,
+    daily_tree: sled::Tree,
+    cache: LinkCache,
+    counts: ClickCounts,
+    group: GroupFlush,
+    /// Held for the store's lifetime: the OS lock on `kurz.lock`.
+    _lock: File,
+}
+
+/// The link store. Cheap to clone; clones share one database.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the data directory `dir`, giving about
+    /// `cache_bytes` of memory to the link cache and sled's page cache together.
+    ///
+    /// # Errors
+    /// [`StoreError::Locked`] when another process has the directory open;
+    /// I/O and sled errors; [`StoreError::Schema`] for a newer layout.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| StoreError::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let lock_path = dir.join("kurz.lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(dir.into())),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
+        }
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(cache_bytes / 2)
+            .flush_every_ms(Some(500))
+            .open()?;
+        let links = db.open_tree("links")?;
+        let by_created = db.open_tree("by_created")?;
+        let clicks_tree = db.open_tree("clicks")?;
+        let daily_tree = db.open_tree("daily")?;
+        let meta = db.open_tree("meta")?;
+        clicks_tree.set_merge_operator(counter::add);
+        daily_tree.set_merge_operator(counter::add);
+        match meta.get("schema")?.as_deref() {
+            None => {
+                meta.insert("schema", &[SCHEMA])?;
+            }
+            Some([SCHEMA]) => {}
+            Some(other) => return Err(StoreError::Schema(other.first().copied().unwrap_or(0))),
+        }
+        let counts = ClickCounts::new(clicks_tree.clone(), daily_tree.clone(), links.clone());
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                links,
+                by_created,
+                clicks_tree,
+                daily_tree,
+                cache: LinkCache::new(cache_bytes / 2),
+                counts,
+                group: GroupFlush::new(),
+                _lock: lock,
+            }),
+        })
+    }
+
+    /// Stores a new link under `slug` unless the slug is taken. The check is
+    /// a compare-and-swap, so of two concurrent creators exactly one wins.
+    /// Not yet durable: call [`Store::sync`] before acknowledging.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn create(&self, slug: &str, link: &Link) -> Result<Result<(), SlugTaken>, StoreError> {
+        let s = &self.inner;
+        // Index first: a crash between the two writes leaves an index entry
+        // without a link, which listing skips, never a link missing from lists.
+        let index = created_key(link.created_at, slug);
+        s.by_created.insert(&index, &[])?;
+        match s
+            .links
+            .compare_and_swap(slug, None as Option<&[u8]>, Some(link.encode()))?
+        {
+            Ok(()) => {
+                s.cache.invalidate(slug);
+                Ok(Ok(()))
+            }
+            Err(_) => {
+                s.by_created.remove(&index)?;
+                Ok(Err(SlugTaken))
+            }
+        }
+    }
+
+    /// Stores a new link under a fresh random slug of `len` characters.
+    ///
+    /// # Errors
+    /// sled errors; [`StoreError::SlugSpace`] if every try collided.
+    pub fn create_generated(&self, len: usize, link: &Link) -> Result<String, StoreError> {
+        for _ in 0..GENERATE_TRIES {
+            let slug = crate::slug::generate(len);
+            if self.create(&slug, link)?.is_ok() {
+                return Ok(slug);
+            }
+        }
+        Err(StoreError::SlugSpace)
+    }
+
+    /// Waits until every write made before the call is on disk. Concurrent
+    /// callers share one flush.
+    ///
+    /// # Errors
+    /// The flush failed.
+    pub async fn sync(&self) -> Result<(), StoreError> {
+        self.inner.group.flush(&self.inner.db).await
+    }
+
+    /// Moves pending clicks into sled and flushes everything to disk.
+    /// Blocking: call from a blocking context.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn flush_all(&self) -> Result<(), StoreError> {
+        self.inner.counts.flush()?;
+        self.inner.db.flush()?;
+        Ok(())
+    }
+
+    /// Moves pending clicks into sled (not yet fsynced); returns how many.
+    ///
+    /// # Errors
+    /// sled errors; unmerged counts stay pending.
+    pub fn flush_clicks(&self) -> Result<u64, StoreError> {
+        self.inner.counts.flush()
+    }
+
+    /// Reads and decodes the record of `slug` from sled.
+    ///
+    /// # Errors
+    /// sled errors, or [`StoreError::Corrupt`] if the record is damaged.
+    pub fn get(&self, slug: &str) -> Result<Option<Link>, StoreError> {
+        match self.inner.links.get(slug)? {
+            None => Ok(None),
+            Some(bytes) => Link::decode(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::corrupt(slug.as_bytes(), &format!("record ({e})"))),
+        }
+    }
+
+    /// The link of `slug` for serving a redirect, from the cache when it can.
+    ///
+    /// # Errors
+    /// As [`Store::get`].
+    pub fn resolve(&self, slug: &str) -> Result<Option<Arc<CachedLink>>, StoreError> {
+        let cache = &self.inner.cache;
+        if let Some(hit) = cache.get(slug) {
+            return Ok(Some(hit));
+        }
+        let ticket = cache.ticket();
+        let Some(link) = self.get(slug)? else {
+            return Ok(None);
+        };
+        let cached = Arc::new(CachedLink::new(link));
+        cache.insert(slug, cached.clone(), ticket);
+        Ok(Some(cached))
+    }
+
+    /// Counts a click on a resolved link at `now` (Unix ms), unless it has
+    /// expired or reached its click limit.
+    ///
+    /// # Errors
+    /// Reading the stored count can fail on first click after a flush.
+    pub fn click(&self, slug: &str, link: &Link, now: i64) -> Result<ClickOutcome, StoreError> {
+        if link.expires_at.is_some_and(|e| now >= e) {
+            return Ok(ClickOutcome::Expired);
+        }
+        Ok(
+            match self
+                .inner
+                .counts
+                .record(slug, crate::clock::day_of(now), link.max_clicks)?
+            {
+                Counted::Yes => ClickOutcome::Counted,
+                Counted::LimitReached => ClickOutcome::LimitReached,
+            },
+        )
+    }
+
+    /// Whether a link could still be followed at `now` without counting it:
+    /// the check `HEAD` uses.
+    ///
+    /// # Errors
+    /// sled errors and damaged counters.
+    pub fn peek(&self, slug: &str, link: &Link, now: i64) -> Result<ClickOutcome, StoreError> {
+        if link.expires_at.is_some_and(|e| now >= e) {
+            return Ok(ClickOutcome::Expired);
+        }
+        if let Some(max) = link.max_clicks {
+            if self.clicks(slug)? >= max {
+                return Ok(ClickOutcome::LimitReached);
+            }
+        }
+        Ok(ClickOutcome::Counted)
+    }
+
+    /// The live click total of `slug` (stored + pending).
+    ///
+    /// # Errors
+    /// sled errors and damaged counters.
+    pub fn clicks(&self, slug: &str) -> Result<u64, StoreError> {
+        self.inner.counts.total(slug)
+    }
+
+    /// Clicks of `slug` for each day `from..=to` (day numbers), stored + pending.
+    ///
+    /// # Errors
+    /// sled errors and damaged counters.
+    pub fn daily(&self, slug: &str, from: u32, to: u32) -> Result<Vec<u64>, StoreError> {
+        self.inner.counts.daily(slug, from, to)
+    }
+
+    /// Up to `limit` links, newest first, starting after `after`.
+    ///
+    /// # Errors
+    /// sled errors and damaged records.
+    pub fn list(&self, limit: usize, after: Option<&Cursor>) -> Result<Page, StoreError> {
+        let s = &self.inner;
+        let iter = match after {
+            Some(c) => s.by_created.range(..created_key(c.created_at, &c.slug)),
+            None => s.by_created.iter(),
+        };
+        let mut links = Vec::with_capacity(limit.min(1024));
+        let mut more = false;
+        for item in iter.rev() {
+            let (key, _) = item?;
+            let Some(slug_bytes) = key.get(8..) else {
+                continue;
+            };
+            let slug = String::from_utf8_lossy(slug_bytes).into_owned();
+            let Some(link) = self.get(&slug)? else {
+                continue;
+            };
+            // An index entry left by a crash, or by an earlier link of the
+            // same slug, does not match the record: skip it.
+            if created_key(link.created_at, &slug) != key.as_ref() {
+                continue;
+            }
+            if links.len() == limit {
+                more = true;
+                break;
+            }
+            links.push((slug, link));
+        }
+        let next = match (more, links.last()) {
+            (true, Some((slug, link))) => Some(Cursor {
+                created_at: link.created_at,
+                slug: slug.clone(),
+            }),
+            _ => None,
+        };
+        Ok(Page { links, next })
+    }
+
+    /// Applies `patch` to the link of `slug`; `None` if there is no such link.
+    /// A compare-and-swap loop, so concurrent patches never lose each other.
+    ///
+    /// # Errors
+    /// sled errors and damaged records.
+    pub fn update(&self, slug: &str, patch: &LinkPatch) -> Result<Option<Link>, StoreError> {
+        let s = &self.inner;
+        loop {
+            let Some(old) = s.links.get(slug)? else {
+                return Ok(None);
+            };
+            let mut link = Link::decode(&old)
+                .map_err(|e| StoreError::corrupt(slug.as_bytes(), &format!("record ({e})")))?;
+            if let Some(t) = &patch.target {
+                link.target = t.clone();
+            }
+            if let Some(e) = patch.expires_at {
+                link.expires_at = e;
+            }
+            if let Some(m) = patch.max_clicks {
+                link.max_clicks = m;
+            }
+            if let Some(r) = patch.redirect_status {
+                link.redirect_status = r;
+            }
+            if s.links
+                .compare_and_swap(slug, Some(&old), Some(link.encode()))?
+                .is_ok()
+            {
+                s.cache.invalidate(slug);
+                return Ok(Some(link));
+            }
+        }
+    }
+
+    /// Deletes the link of `slug` and all its counters; false if absent.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn delete(&self, slug: &str) -> Result<bool, StoreError> {
+        let s = &self.inner;
+        let Some(old) = s.links.remove(slug)? else {
+            return Ok(false);
+        };
+        s.cache.invalidate(slug);
+        if let Ok(link) = Link::decode(&old) {
+            s.by_created.remove(created_key(link.created_at, slug))?;
+        }
+        s.counts.forget(slug)?;
+        Ok(true)
+    }
+
+    /// Number of stored links.
+    pub fn len(&self) -> usize {
+        self.inner.links.len()
+    }
+
+    /// True when no link is stored.
+    pub fn is_empty(&self) -> bool {
+        self.inner.links.is_empty()
+    }
+}

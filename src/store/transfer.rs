@@ -1,0 +1,159 @@
+//! Export and import: every link with its counters, as JSON Lines.
+//!
+//! One [`ExportRecord`] per line. The format is the backup format of kurz
+//! (`kurz export`, `kurz import`), so it carries everything needed to restore
+//! a link exactly: its settings, its creation time, its total and its daily
+//! click counts. Import validates a whole line before writing any of it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use super::{counter, daily_key, Link, Store, StoreError};
+use crate::clock;
+use crate::target::TargetRules;
+
+/// One link in the export format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportRecord {
+    /// The short code.
+    pub slug: String,
+    /// The target URL.
+    pub url: String,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+    /// Expiry, RFC 3339, if any.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// Click limit, if any.
+    #[serde(default)]
+    pub max_clicks: Option<u64>,
+    /// The link's own redirect status, if it has one.
+    #[serde(default)]
+    pub redirect_status: Option<u16>,
+    /// Total clicks.
+    #[serde(default)]
+    pub clicks: u64,
+    /// Clicks per UTC day, `YYYY-MM-DD` → count; days without clicks omitted.
+    #[serde(default)]
+    pub daily: BTreeMap<String, u64>,
+}
+
+/// What importing one record did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportOutcome {
+    /// The link and its counters were stored.
+    Imported,
+    /// A link with this slug already exists; nothing was written.
+    Duplicate,
+    /// The record is invalid, for the reason given; nothing was written.
+    Invalid(String),
+}
+
+/// The redirect statuses a link may use.
+pub const REDIRECT_STATUSES: [u16; 4] = [301, 302, 307, 308];
+
+impl Store {
+    /// Every link with its counters, in slug order.
+    ///
+    /// # Errors
+    /// Each item may be a sled error or a damaged record.
+    pub fn export(&self) -> impl Iterator<Item = Result<ExportRecord, StoreError>> + '_ {
+        self.inner.links.iter().map(move |item| {
+            let (key, _) = item?;
+            let slug = String::from_utf8_lossy(&key).into_owned();
+            let link = self
+                .get(&slug)?
+                .ok_or_else(|| StoreError::corrupt(&key, "record (vanished during export)"))?;
+            let mut daily = BTreeMap::new();
+            let (start, end) = (daily_key(&key, 0), daily_key(&key, u32::MAX));
+            for d in self.inner.daily_tree.range(start..=end) {
+                let (k, v) = d?;
+                let n = counter::decode(&v)
+                    .ok_or_else(|| StoreError::corrupt(&key, "daily counter"))?;
+                if let Some(day) = k
+                    .get(k.len().saturating_sub(4)..)
+                    .and_then(|t| t.try_into().ok())
+                {
+                    daily.insert(clock::format_day(u32::from_be_bytes(day)), n);
+                }
+            }
+            Ok(ExportRecord {
+                clicks: self.clicks(&slug)?,
+                url: link.target,
+                created_at: clock::format_ms(link.created_at),
+                expires_at: link.expires_at.map(clock::format_ms),
+                max_clicks: link.max_clicks,
+                redirect_status: link.redirect_status,
+                daily,
+                slug,
+            })
+        })
+    }
+
+    /// Imports one record: validated whole first, then stored with its
+    /// counters unless the slug exists.
+    ///
+    /// # Errors
+    /// sled errors. Invalid records and duplicates are outcomes, not errors.
+    pub fn import(
+        &self,
+        rec: &ExportRecord,
+        rules: &TargetRules,
+    ) -> Result<ImportOutcome, StoreError> {
+        let link = match validate(rec, rules) {
+            Ok(link) => link,
+            Err(why) => return Ok(ImportOutcome::Invalid(why)),
+        };
+        let mut days = Vec::with_capacity(rec.daily.len());
+        for (day, n) in &rec.daily {
+            match clock::parse_day(day) {
+                Ok(d) => days.push((d, *n)),
+                Err(why) => return Ok(ImportOutcome::Invalid(format!("daily: {why}"))),
+            }
+        }
+        if self.create(&rec.slug, &link)?.is_err() {
+            return Ok(ImportOutcome::Duplicate);
+        }
+        if rec.clicks > 0 {
+            self.inner
+                .clicks_tree
+                .merge(rec.slug.as_bytes(), counter::encode(rec.clicks))?;
+        }
+        for (day, n) in days.into_iter().filter(|(_, n)| *n > 0) {
+            self.inner
+                .daily_tree
+                .merge(daily_key(rec.slug.as_bytes(), day), counter::encode(n))?;
+        }
+        Ok(ImportOutcome::Imported)
+    }
+}
+
+fn validate(rec: &ExportRecord, rules: &TargetRules) -> Result<Link, String> {
+    crate::slug::validate(&rec.slug).map_err(|e| format!("slug: {e}"))?;
+    let target = rules.check(&rec.url).map_err(|e| format!("url: {e}"))?;
+    let created_at =
+        clock::parse_rfc3339(&rec.created_at).map_err(|e| format!("created_at: {e}"))?;
+    let expires_at = match &rec.expires_at {
+        Some(t) => Some(clock::parse_rfc3339(t).map_err(|e| format!("expires_at: {e}"))?),
+        None => None,
+    };
+    if rec.max_clicks == Some(0) {
+        return Err("max_clicks: must be at least 1".into());
+    }
+    if let Some(s) = rec
+        .redirect_status
+        .filter(|s| !REDIRECT_STATUSES.contains(s))
+    {
+        return Err(format!(
+            "redirect_status: {s} is not one of 301, 302, 307, 308"
+        ));
+    }
+    Ok(Link {
+        target: target.into(),
+        created_at,
+        expires_at,
+        max_clicks: rec.max_clicks,
+        redirect_status: rec.redirect_status,
+    })
+}
