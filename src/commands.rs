@@ -199,16 +199,29 @@ fn export(data: &Path, output: Option<&Path>) -> Result<ExitCode, CommandError> 
         None => Box::new(io::stdout().lock()),
     };
     let mut out = BufWriter::new(sink);
-    let mut n = 0u64;
+    let (mut n, mut damaged) = (0u64, 0u64);
     for rec in store.export() {
-        let line =
-            serde_json::to_string(&rec?).map_err(|e| CommandError::Invalid(e.to_string()))?;
+        let rec = match rec {
+            Ok(rec) => rec,
+            // Export is the backup: save every readable link, then fail loudly.
+            Err(e @ StoreError::Corrupt { .. }) => {
+                eprintln!("kurz: not exported: {e}");
+                damaged += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let line = serde_json::to_string(&rec).map_err(|e| CommandError::Invalid(e.to_string()))?;
         writeln!(out, "{line}").map_err(io_err(what.clone()))?;
         n += 1;
     }
     out.flush().map_err(io_err(what.clone()))?;
     if let Some(p) = output {
         eprintln!("exported {n} links to {}", p.display());
+    }
+    if damaged > 0 {
+        eprintln!("kurz: {damaged} damaged links could not be exported");
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -128,6 +128,9 @@ pub async fn run(
         );
     }
     flusher.abort();
+    // Wait for the aborted task to drop its handle on the store, so the
+    // database is really closed when `run` returns.
+    let _ = flusher.await;
     let store = app.store.clone();
     tokio::task::spawn_blocking(move || store.flush_all())
         .await

@@ -420,8 +420,15 @@ impl Store {
                 continue;
             };
             let slug = String::from_utf8_lossy(slug_bytes).into_owned();
-            let Some(link) = self.get(&slug)? else {
-                continue;
+            let link = match self.get(&slug) {
+                Ok(Some(link)) => link,
+                Ok(None) => continue,
+                // One damaged record must not hide every other link.
+                Err(e @ StoreError::Corrupt { .. }) => {
+                    tracing::error!(error = %e, "skipping a damaged record in a listing");
+                    continue;
+                }
+                Err(e) => return Err(e),
             };
             // An index entry left by a crash, or by an earlier link of the
             // same slug, does not match the record: skip it.

@@ -1,0 +1,84 @@
+//! What survives a stop: graceful shutdown flushes every click, and one
+//! damaged record does not take the server down.
+
+mod common;
+
+use common::{start_in, start_server, Options};
+use hyper::Method;
+use kurz::store::Store;
+
+#[tokio::test]
+async fn graceful_shutdown_flushes_every_pending_click() {
+    let s = start_server().await;
+    s.create(r#"{"url":"https://a.example/","slug":"c"}"#).await;
+    for _ in 0..25 {
+        s.get("/c").await;
+    }
+    // Stop at once, before the 200 ms flusher can run again.
+    let dir = s.stop().await.unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    assert_eq!(store.clicks("c").unwrap(), 25);
+    let today = kurz::clock::day_of(kurz::clock::now_ms());
+    assert_eq!(store.daily("c", today, today).unwrap(), vec![25]);
+    drop(store);
+
+    // And a restarted server serves and counts on from there.
+    let s = start_in(dir.path(), Options::default()).await;
+    assert_eq!(s.get("/c").await.status, 302);
+    let j = s.api(Method::GET, "/api/links/c", None).await.json();
+    assert_eq!(j["clicks"], 26);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_damaged_record_is_a_500_for_that_slug_only() {
+    let s = start_server().await;
+    s.create(r#"{"url":"https://a.example/","slug":"good"}"#)
+        .await;
+    s.create(r#"{"url":"https://b.example/","slug":"bad"}"#)
+        .await;
+    let dir = s.stop().await.unwrap();
+    {
+        // Damage the record behind kurz's back, as a bad disk would.
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let links = db.open_tree("links").unwrap();
+        links.insert("bad", &[1u8, 0xff, 0xff, 0xff][..]).unwrap();
+        db.flush().unwrap();
+    }
+    let s = start_in(dir.path(), Options::default()).await;
+    s.get("/bad").await.assert_problem(500);
+    let detail = s
+        .api(Method::GET, "/api/links/bad", None)
+        .await
+        .assert_problem(500);
+    assert!(!detail.contains("0xff"));
+    assert_eq!(s.get("/good").await.status, 302);
+    let list = s.api(Method::GET, "/api/links", None).await.json();
+    let slugs: Vec<_> = list["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["slug"].clone())
+        .collect();
+    assert_eq!(slugs, vec!["good"]);
+    // The damaged link can still be deleted, and the slug used again.
+    assert_eq!(
+        s.api(Method::DELETE, "/api/links/bad", None).await.status,
+        204
+    );
+    s.create(r#"{"url":"https://c.example/","slug":"bad"}"#)
+        .await;
+    assert_eq!(s.get("/bad").await.status, 302);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_opener_of_the_data_dir_is_refused() {
+    let s = start_server().await;
+    match Store::open(&s.data, 1 << 20) {
+        Err(kurz::store::StoreError::Locked(_)) => {}
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("a second store opened the same data"),
+    }
+    s.stop().await;
+}
