@@ -82,3 +82,23 @@ async fn a_second_opener_of_the_data_dir_is_refused() {
     }
     s.stop().await;
 }
+
+/// Regression: a creator that lost the race for a slug within the same
+/// millisecond removed the winner's index entry, so the link vanished from
+/// listings (the two index keys were identical).
+#[test]
+fn losing_a_slug_race_in_the_same_millisecond_keeps_the_winner_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let link = kurz::store::Link {
+        target: "https://a.example/".into(),
+        created_at: 1_700_000_000_000,
+        expires_at: None,
+        max_clicks: None,
+        redirect_status: None,
+    };
+    assert!(store.create("same", &link).unwrap().is_ok());
+    assert!(store.create("same", &link).unwrap().is_err());
+    let page = store.list(10, None).unwrap();
+    assert_eq!(page.links.len(), 1);
+}

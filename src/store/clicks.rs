@@ -115,16 +115,31 @@ impl ClickCounts {
     }
 
     fn add_day(&self, slug: &[u8], day: u32) {
-        let key = daily_key(slug, day);
+        // Built on the stack: this runs on every redirect.
+        let mut buf = [0u8; crate::slug::MAX_LEN + 5];
+        let heap;
+        let key: &[u8] = match buf.get_mut(..slug.len() + 5) {
+            Some(k) => {
+                let (s, rest) = k.split_at_mut(slug.len());
+                s.copy_from_slice(slug);
+                rest[0] = 0;
+                rest[1..].copy_from_slice(&day.to_be_bytes());
+                k
+            }
+            None => {
+                heap = daily_key(slug, day);
+                &heap
+            }
+        };
         {
             let days = unpoison(self.days.read());
-            if let Some(n) = days.get(&*key) {
+            if let Some(n) = days.get(key) {
                 n.fetch_add(1, Ordering::Relaxed);
                 return;
             }
         }
         let mut days = unpoison(self.days.write());
-        days.entry(Box::from(&*key))
+        days.entry(Box::from(key))
             .or_insert_with(|| AtomicU64::new(0))
             .fetch_add(1, Ordering::Relaxed);
     }

@@ -268,8 +268,17 @@ impl Store {
                 s.cache.invalidate(slug);
                 Ok(Ok(()))
             }
-            Err(_) => {
-                s.by_created.remove(&index)?;
+            Err(cas) => {
+                // The index entry we wrote may be the winner's too: same slug,
+                // same millisecond (or a re-import of the same record). Only
+                // take it back when the stored link does not own it.
+                let winner_owns = cas
+                    .current
+                    .and_then(|v| Link::decode(&v).ok())
+                    .is_some_and(|w| w.created_at == link.created_at);
+                if !winner_owns {
+                    s.by_created.remove(&index)?;
+                }
                 Ok(Err(SlugTaken))
             }
         }
