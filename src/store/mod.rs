@@ -11,6 +11,7 @@ mod cache;
 mod clicks;
 mod counter;
 mod durable;
+mod list;
 mod record;
 mod transfer;
 
@@ -22,6 +23,7 @@ use thiserror::Error;
 
 pub use cache::CachedLink;
 pub use clicks::Counted;
+pub use list::{Cursor, Page};
 pub use record::{Link, RecordError};
 pub use transfer::{ExportRecord, ImportOutcome, REDIRECT_STATUSES};
 
@@ -115,41 +117,6 @@ pub struct LinkPatch {
     pub max_clicks: Option<Option<u64>>,
     /// New redirect status, or follow the server default again.
     pub redirect_status: Option<Option<u16>>,
-}
-
-/// Where a newest-first listing continues: just after this link.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cursor {
-    /// `created_at` of the last link of the previous page.
-    pub created_at: i64,
-    /// Its slug.
-    pub slug: String,
-}
-
-impl Cursor {
-    /// The cursor as the opaque text clients pass back: `<ms>.<slug>`.
-    pub fn encode(&self) -> String {
-        format!("{}.{}", self.created_at, self.slug)
-    }
-
-    /// Parses text made by [`Cursor::encode`]; `None` if it is not one.
-    pub fn decode(text: &str) -> Option<Cursor> {
-        let (ms, slug) = text.split_once('.')?;
-        let created_at = ms.parse().ok()?;
-        crate::slug::could_exist(slug).then(|| Cursor {
-            created_at,
-            slug: slug.to_owned(),
-        })
-    }
-}
-
-/// One page of a newest-first listing.
-#[derive(Debug, Clone)]
-pub struct Page {
-    /// Links on this page, newest first.
-    pub links: Vec<(String, Link)>,
-    /// Where the next page starts, if there is one.
-    pub next: Option<Cursor>,
 }
 
 /// Key of a day bucket: slug ‖ 0x00 ‖ day (u32 big-endian).
@@ -409,55 +376,6 @@ impl Store {
     /// sled errors and damaged counters.
     pub fn daily(&self, slug: &str, from: u32, to: u32) -> Result<Vec<u64>, StoreError> {
         self.inner.counts.daily(slug, from, to)
-    }
-
-    /// Up to `limit` links, newest first, starting after `after`.
-    ///
-    /// # Errors
-    /// sled errors and damaged records.
-    pub fn list(&self, limit: usize, after: Option<&Cursor>) -> Result<Page, StoreError> {
-        let s = &self.inner;
-        let iter = match after {
-            Some(c) => s.by_created.range(..created_key(c.created_at, &c.slug)),
-            None => s.by_created.iter(),
-        };
-        let mut links = Vec::with_capacity(limit.min(1024));
-        let mut more = false;
-        for item in iter.rev() {
-            let (key, _) = item?;
-            let Some(slug_bytes) = key.get(8..) else {
-                continue;
-            };
-            let slug = String::from_utf8_lossy(slug_bytes).into_owned();
-            let link = match self.get(&slug) {
-                Ok(Some(link)) => link,
-                Ok(None) => continue,
-                // One damaged record must not hide every other link.
-                Err(e @ StoreError::Corrupt { .. }) => {
-                    tracing::error!(error = %e, "skipping a damaged record in a listing");
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            // An index entry left by a crash, or by an earlier link of the
-            // same slug, does not match the record: skip it.
-            if created_key(link.created_at, &slug) != key.as_ref() {
-                continue;
-            }
-            if links.len() == limit {
-                more = true;
-                break;
-            }
-            links.push((slug, link));
-        }
-        let next = match (more, links.last()) {
-            (true, Some((slug, link))) => Some(Cursor {
-                created_at: link.created_at,
-                slug: slug.clone(),
-            }),
-            _ => None,
-        };
-        Ok(Page { links, next })
     }
 
     /// Applies `patch` to the link of `slug`; `None` if there is no such link.
