@@ -45,7 +45,8 @@ pub enum Command {
         #[arg(long)]
         slug: Option<String>,
         /// Base URL to print the short URL with.
-        #[arg(long, env = "KURZ_BASE_URL", default_value = "http://127.0.0.1:8080")]
+        #[arg(long, env = "KURZ_BASE_URL", default_value = "http://127.0.0.1:8080",
+              value_parser = crate::config::parse_base_url)]
         base_url: url::Url,
         /// Length of a generated slug.
         #[arg(long, env = "KURZ_SLUG_LENGTH", default_value_t = 7,

@@ -69,7 +69,11 @@ fn parse_redirect_status(text: &str) -> Result<u16, String> {
     }
 }
 
-fn parse_base_url(text: &str) -> Result<Url, String> {
+/// Checks a base URL: absolute http(s) with a host, no query or fragment.
+///
+/// # Errors
+/// A sentence saying which rule the text breaks.
+pub fn parse_base_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("not an absolute URL: {e}"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err("the base URL must start with http:// or https://".into());

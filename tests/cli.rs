@@ -148,6 +148,18 @@ fn add_refuses_invalid_urls_and_slugs_and_stores_nothing() {
         (&["not a url"], "invalid url"),
         (&["https://example.com/", "--slug", "a/b"], "invalid slug"),
         (&["https://example.com/", "--slug", "api"], "reserved"),
+        (
+            &[
+                "https://example.com/",
+                "--base-url",
+                "https://s.example?q=1",
+            ],
+            "query",
+        ),
+        (
+            &["https://example.com/", "--base-url", "ftp://s.example/"],
+            "http",
+        ),
     ];
     for (args, expected) in cases {
         let mut all = vec!["add"];
@@ -350,7 +362,16 @@ fn import_reports_invalid_lines_and_keeps_valid_ones() {
     };
     let evil = r#"{"slug":"evil","url":"javascript:alert(1)","created_at":"2026-01-02T03:04:05Z"}"#;
     let file = sb.path().join("in.jsonl");
-    let text = [good("first"), "{not json".into(), evil.into(), good("last")].join("\n");
+    // The days of a record must not add up to more than its clicks.
+    let inflated = r#"{"slug":"infl","url":"https://example.com/i","created_at":"2026-01-02T03:04:05Z","clicks":2,"daily":{"2026-01-02":5}}"#;
+    let text = [
+        good("first"),
+        "{not json".into(),
+        evil.into(),
+        inflated.into(),
+        good("last"),
+    ]
+    .join("\n");
     std::fs::write(&file, text + "\n").unwrap();
 
     let out = sb.kurz("d", &["import", file.to_str().unwrap()]);
@@ -360,7 +381,7 @@ fn import_reports_invalid_lines_and_keeps_valid_ones() {
         .filter_map(|l| l.strip_prefix("line ")?.split_once(':'))
         .map(|(n, _)| n)
         .collect();
-    assert_eq!(reported, ["2", "3"], "{err}");
+    assert_eq!(reported, ["2", "3", "4"], "{err}");
     let mut slugs = sb.slugs("d");
     slugs.sort();
     assert_eq!(slugs, ["first", "last"]);
@@ -527,4 +548,15 @@ fn an_explicit_api_key_writes_no_key_file() {
     assert!(status.success());
     assert!(!sb.data("d").join("api-key").exists());
     assert_eq!(sb.slugs("d"), ["viaapi"]);
+}
+
+/// Regression: I/O errors printed their OS error twice, once in our message
+/// and again from the error's source chain.
+#[test]
+fn io_errors_name_their_cause_once() {
+    let sb = Sandbox::new();
+    let out = sb.kurz("d", &["import", "no-such-file.jsonl"]);
+    let err = out.failed();
+    assert!(err.contains("no-such-file.jsonl"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
 }

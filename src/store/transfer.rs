@@ -138,6 +138,10 @@ fn validate(rec: &ExportRecord, rules: &TargetRules) -> Result<Link, String> {
         Some(t) => Some(clock::parse_rfc3339(t).map_err(|e| format!("expires_at: {e}"))?),
         None => None,
     };
+    let daily_sum = rec.daily.values().try_fold(0u64, |a, n| a.checked_add(*n));
+    if daily_sum.is_none_or(|sum| sum > rec.clicks) {
+        return Err("daily: the days add up to more than clicks".into());
+    }
     if rec.max_clicks == Some(0) {
         return Err("max_clicks: must be at least 1".into());
     }
