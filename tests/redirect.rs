@@ -232,3 +232,30 @@ async fn one_keep_alive_connection_serves_many_redirects() {
     assert_eq!(clicks(&s, "ka").await, 50);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn h2c_prior_knowledge_is_served_too() {
+    use http_body_util::{BodyExt, Full};
+    let s = start_server().await;
+    s.create(r#"{"url":"https://a.example/","slug":"two"}"#)
+        .await;
+    let stream = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let (mut tx, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let uri = format!("http://{}/two", s.addr);
+    let req = hyper::Request::get(uri)
+        .body(Full::<bytes::Bytes>::default())
+        .unwrap();
+    let resp = tx.send_request(req).await.unwrap();
+    assert_eq!(resp.version(), hyper::Version::HTTP_2);
+    assert_eq!(resp.status(), 302);
+    assert_eq!(resp.headers()["location"], "https://a.example/");
+    resp.into_body().collect().await.unwrap();
+    assert_eq!(clicks(&s, "two").await, 1);
+    s.stop().await;
+}
