@@ -81,7 +81,7 @@ fn store_benches(c: &mut Criterion) {
         });
 
         let now = clock::now_ms();
-        let l = link(0);
+        let l = store.resolve(hot[0]).unwrap().unwrap();
         g.bench_function("click", |b| {
             b.iter(|| black_box(store.click(hot[pick.next(hot.len())], &l, now).unwrap()))
         });

@@ -77,6 +77,7 @@ fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let local = listener.local_addr()?;
+        let shutdown = shutdown_signal()?;
         let settings = Settings {
             base_url: config.base_url_for(local),
             api_key,
@@ -87,26 +88,27 @@ fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
             "kurz listening on http://{local} (short links: {})",
             settings.base_url
         );
-        tracing::info!(%local, links = store.len(), data = %data.display(), "serving");
+        // No link count here: sled counts by scanning, seconds at 10M links.
+        tracing::info!(%local, data = %data.display(), "serving");
         let app = Arc::new(App::new(store, settings));
-        server::run(listener, app, shutdown_signal()).await?;
+        server::run(listener, app, shutdown).await?;
         Ok(ExitCode::SUCCESS)
     })
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// Installs the SIGINT and SIGTERM handlers now, and returns a future that
+/// completes when either arrives. Installing before the "listening" line is
+/// printed matters: a SIGTERM that came before the handlers would kill the
+/// process without the final flush.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("shutdown signal received");
+        tracing::info!("shutdown signal received");
+    })
 }

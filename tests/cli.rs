@@ -560,3 +560,17 @@ fn io_errors_name_their_cause_once() {
     assert!(err.contains("no-such-file.jsonl"), "{err}");
     assert_eq!(err.matches("os error 2").count(), 1, "{err}");
 }
+
+/// Regression: the signal handlers were installed only when the accept loop
+/// first polled them, after the "listening" line; a SIGTERM sent as soon as
+/// that line appeared killed the process without the final flush.
+#[test]
+fn sigterm_right_after_the_listening_line_exits_cleanly() {
+    let sb = Sandbox::new();
+    let data = sb.data("d");
+    for _ in 0..5 {
+        let server = Server::start_with(&data, &["--api-key", "sixteen-chars-key!"]);
+        let (status, _) = server.terminate();
+        assert!(status.success(), "{status}");
+    }
+}

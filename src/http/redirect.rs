@@ -25,9 +25,9 @@ pub fn follow(app: &App, slug: &str, count: bool) -> Result<Response<Body>, ApiE
     let link = app.store.resolve(slug)?.ok_or_else(unknown)?;
     let now = clock::now_ms();
     let outcome = if count {
-        app.store.click(slug, &link.link, now)?
+        app.store.click(slug, &link, now)?
     } else {
-        app.store.peek(slug, &link.link, now)?
+        app.store.peek(slug, &link, now)?
     };
     match outcome {
         ClickOutcome::Counted => {}
@@ -48,10 +48,7 @@ pub fn follow(app: &App, slug: &str, count: bool) -> Result<Response<Body>, ApiE
         tracing::error!(%slug, "stored target is not a valid Location header");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal storage error")
     })?;
-    let status = link
-        .link
-        .redirect_status
-        .unwrap_or(app.settings.redirect_status);
+    let status = link.redirect_status.unwrap_or(app.settings.redirect_status);
     let mut resp = Response::new(Body::default());
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
     let headers = resp.headers_mut();

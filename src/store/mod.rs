@@ -329,7 +329,12 @@ impl Store {
     ///
     /// # Errors
     /// Reading the stored count can fail on first click after a flush.
-    pub fn click(&self, slug: &str, link: &Link, now: i64) -> Result<ClickOutcome, StoreError> {
+    pub fn click(
+        &self,
+        slug: &str,
+        link: &CachedLink,
+        now: i64,
+    ) -> Result<ClickOutcome, StoreError> {
         if link.expires_at.is_some_and(|e| now >= e) {
             return Ok(ClickOutcome::Expired);
         }
@@ -350,7 +355,12 @@ impl Store {
     ///
     /// # Errors
     /// sled errors and damaged counters.
-    pub fn peek(&self, slug: &str, link: &Link, now: i64) -> Result<ClickOutcome, StoreError> {
+    pub fn peek(
+        &self,
+        slug: &str,
+        link: &CachedLink,
+        now: i64,
+    ) -> Result<ClickOutcome, StoreError> {
         if link.expires_at.is_some_and(|e| now >= e) {
             return Ok(ClickOutcome::Expired);
         }
