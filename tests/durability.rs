@@ -102,3 +102,21 @@ fn losing_a_slug_race_in_the_same_millisecond_keeps_the_winner_listed() {
     let page = store.list(10, None).unwrap();
     assert_eq!(page.links.len(), 1);
 }
+
+#[test]
+fn imported_clicks_without_days_add_to_the_day_buckets() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 1 << 20).unwrap();
+    let line = r#"{"slug":"imp","url":"https://a.example/","created_at":"2026-01-02T03:04:05Z","expires_at":null,"max_clicks":null,"redirect_status":null,"clicks":10,"daily":{"2026-01-02":4}}"#;
+    let rec: kurz::store::ExportRecord = serde_json::from_str(line).unwrap();
+    let rules = kurz::target::TargetRules::new(None);
+    assert_eq!(
+        store.import(&rec, &rules).unwrap(),
+        kurz::store::ImportOutcome::Imported
+    );
+    assert_eq!(store.clicks("imp").unwrap(), 10);
+    let day = kurz::clock::parse_day("2026-01-02").unwrap();
+    assert_eq!(store.daily("imp", day, day).unwrap(), vec![4]);
+    let out: Vec<_> = store.export().map(Result::unwrap).collect();
+    assert_eq!(out, vec![rec]);
+}

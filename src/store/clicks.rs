@@ -3,9 +3,13 @@
 //! A redirect must not write to sled (a `get` plus two merges costs ~9 µs at
 //! 10k links and ~70 µs at 1M), nor read it for counting. Instead every
 //! click bumps two atomics: the link's pending count and its pending count
-//! for the day. A background flusher merges the pending amounts into the
-//! `clicks` and `daily` trees, one merge per dirty slug and day, and never
-//! reads sled to do it. Every count anyone reads is stored + pending.
+//! for the day. A background flusher merges the day counts into the `daily`
+//! tree, one merge per dirty slug and day, sorted by key, and never reads
+//! sled to do it. A link's stored total is the sum of its days plus the
+//! clicks it has without a day (from an import, in the `clicks` tree), so
+//! the flush needs no second merge per slug: the merges were most of the
+//! server's CPU under traffic spread over many links. Every count anyone
+//! reads is stored + pending.
 //!
 //! Links with a click limit need their absolute total on the hot path: their
 //! entry loads the stored total once (`base`), after which base + count is
@@ -130,13 +134,25 @@ impl ClickCounts {
         }
     }
 
+    /// The stored total of `slug`: its day buckets plus the clicks it has
+    /// without a day (brought in by an import).
     fn stored_total(&self, slug: &[u8]) -> Result<u64, StoreError> {
-        match self.clicks.get(slug)? {
-            None => Ok(0),
+        let mut total = match self.clicks.get(slug)? {
+            None => 0,
             Some(v) => {
-                counter::decode(&v).ok_or_else(|| StoreError::corrupt(slug, "click counter"))
+                counter::decode(&v).ok_or_else(|| StoreError::corrupt(slug, "click counter"))?
             }
+        };
+        for item in self
+            .daily
+            .range(&*daily_key(slug, 0)..=&*daily_key(slug, u32::MAX))
+        {
+            let (_, v) = item?;
+            let n =
+                counter::decode(&v).ok_or_else(|| StoreError::corrupt(slug, "daily counter"))?;
+            total = total.saturating_add(n);
         }
+        Ok(total)
     }
 
     /// Counts one click on `slug` on `day`, unless the link already has
@@ -288,55 +304,65 @@ impl ClickCounts {
         let gone = |slug: &[u8]| -> Result<bool, StoreError> {
             Ok(gate.deleted.contains_key(slug) && !self.links.contains_key(slug)?)
         };
-        let mut moved = 0;
+        // Swap the day buckets out. Clicks increment under the read lock, so
+        // once the write lock is ours no increment can be lost. Merging in key
+        // order keeps consecutive merges on the same sled leaves.
+        let mut days: Vec<(Box<[u8]>, u64)> = std::mem::take(&mut *unpoison(self.days.write()))
+            .into_iter()
+            .map(|(k, n)| (k, n.into_inner()))
+            .collect();
+        days.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
-        // Day buckets: swap the map out. Writers increment under the read
-        // lock, so once the write lock is ours no increment can be lost.
-        let days = std::mem::take(&mut *unpoison(self.days.write()));
+        // Per slug, how much of its pending count is now stored. Entries get
+        // exactly that added to `persisted`, so stored + (count - persisted)
+        // counts every click once, whichever side of the swap it fell.
+        let mut settled: Vec<(Box<[u8]>, u64)> = Vec::new();
         let mut failed = Vec::new();
+        let mut first_error = None;
+        let mut moved = 0;
         for (key, n) in days {
-            let n = n.into_inner();
-            if n == 0 || gone(slug_from_day_key(&key))? {
-                continue;
-            }
-            match self.daily.merge(&key, counter::encode(n)) {
-                Ok(_) => {}
-                Err(e) => failed.push((key, n, e)),
+            let slug = slug_from_day_key(&key);
+            let stored = match gone(slug) {
+                Ok(true) => Ok(()),
+                Ok(false) => self
+                    .daily
+                    .merge(&key, counter::encode(n))
+                    .map(|_| ())
+                    .map_err(StoreError::from),
+                Err(e) => Err(e),
+            };
+            match stored {
+                Ok(()) => {
+                    moved += n;
+                    match settled.last_mut() {
+                        Some((s, total)) if **s == *slug => *total += n,
+                        _ => settled.push((slug.into(), n)),
+                    }
+                }
+                Err(e) => {
+                    failed.push((key, n));
+                    first_error.get_or_insert(e);
+                }
             }
         }
-        let first_error = failed.first().map(|(_, _, e)| e.clone());
+        {
+            let totals = unpoison(self.totals.read());
+            for (slug, n) in settled {
+                if let Some(live) = totals.get(&slug) {
+                    live.persisted.fetch_add(n, Ordering::SeqCst);
+                }
+            }
+        }
         if !failed.is_empty() {
+            // Back into pending, to be merged next round.
             let mut days = unpoison(self.days.write());
-            for (key, n, _) in failed {
+            for (key, n) in failed {
                 days.entry(key)
                     .or_insert_with(|| AtomicU64::new(0))
                     .fetch_add(n, Ordering::Relaxed);
             }
         }
 
-        // Totals: merge what is pending; the gate keeps readers from seeing
-        // it both merged and pending. sled is called outside the map lock so
-        // first clicks on the hot path never wait for a merge.
-        let dirty: Vec<(Box<[u8]>, u64, u64)> = unpoison(self.totals.read())
-            .iter()
-            .filter_map(|(slug, live)| {
-                let count = live.count.load(Ordering::SeqCst);
-                let persisted = live.persisted.load(Ordering::SeqCst);
-                (count > persisted).then(|| (slug.clone(), count, persisted))
-            })
-            .collect();
-        for (slug, count, persisted) in dirty {
-            if !gone(&slug)? {
-                self.clicks
-                    .merge(&slug, counter::encode(count - persisted))?;
-                moved += count - persisted;
-            }
-            // Marked right after its own merge: if a later merge fails, this
-            // one must not be merged again.
-            if let Some(live) = unpoison(self.totals.read()).get(&slug) {
-                live.persisted.store(count, Ordering::SeqCst);
-            }
-        }
         // Entries idle since the last round leave memory (their counts are
         // in sled); hot ones stay, so their next click needs no write lock.
         unpoison(self.totals.write()).retain(|_, live| {
@@ -344,7 +370,7 @@ impl ClickCounts {
             busy || live.pending() > 0
         });
         match first_error {
-            Some(e) => Err(e.into()),
+            Some(e) => Err(e),
             None => Ok(moved),
         }
     }

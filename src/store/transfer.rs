@@ -115,10 +115,13 @@ impl Store {
         if self.create(&rec.slug, &link)?.is_err() {
             return Ok(ImportOutcome::Duplicate);
         }
-        if rec.clicks > 0 {
+        // A link's total is its day buckets plus clicks known without a day;
+        // validation guaranteed the days do not add up to more than `clicks`.
+        let dayless = rec.clicks - days.iter().map(|(_, n)| n).sum::<u64>();
+        if dayless > 0 {
             self.inner
                 .clicks_tree
-                .merge(rec.slug.as_bytes(), counter::encode(rec.clicks))?;
+                .merge(rec.slug.as_bytes(), counter::encode(dayless))?;
         }
         for (day, n) in days.into_iter().filter(|(_, n)| *n > 0) {
             self.inner
