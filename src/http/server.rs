@@ -25,6 +25,9 @@ use crate::store::StoreError;
 
 /// How often pending clicks are merged into sled.
 pub const CLICK_FLUSH_EVERY: Duration = Duration::from_millis(200);
+/// Day counts merged into sled between two yields of the click flusher
+/// (about 2-3 µs each).
+pub const CLICK_FLUSH_STEP: usize = 64;
 /// How long shutdown waits for in-flight requests.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A client must send its request headers within this time.
@@ -139,17 +142,27 @@ pub async fn run(
     Ok(())
 }
 
-/// Moves pending clicks into sled every [`CLICK_FLUSH_EVERY`].
+/// Moves pending clicks into sled every [`CLICK_FLUSH_EVERY`], in steps of
+/// [`CLICK_FLUSH_STEP`] day counts with a yield between them. It runs on the
+/// runtime's workers rather than a blocking thread: on a busy server with
+/// few cores, a blocking thread doing a whole round at once took the CPU
+/// from the request worker for milliseconds (p99 of ~5 ms against ~0.6 ms
+/// for bare hyper); small steps let requests run in between.
 async fn flush_clicks_forever(app: Arc<App>) {
     let mut tick = tokio::time::interval(CLICK_FLUSH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let store = app.store.clone();
-        match tokio::task::spawn_blocking(move || store.flush_clicks()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "click flush failed; counts stay pending"),
-            Err(e) => tracing::error!(error = %e, "click flush task failed"),
+        app.store.begin_click_round();
+        loop {
+            match app.store.flush_clicks_step(CLICK_FLUSH_STEP) {
+                Ok(Some(_)) => tokio::task::yield_now().await,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "click flush failed; counts stay pending");
+                    break;
+                }
+            }
         }
     }
 }

@@ -84,14 +84,22 @@ impl Live {
     }
 }
 
-/// What the gate protects besides the flush itself: slugs deleted lately,
-/// with the flush round they were deleted in. A click that resolved a link
-/// just before its deletion may still be counted after it; the flusher
-/// drops counts for these slugs unless the link exists again.
+/// What the gate protects besides the flush itself.
 #[derive(Default)]
 struct Gate {
+    /// Flush rounds begun so far.
     round: u64,
+    /// Slugs deleted lately, with the round they were deleted in. A click
+    /// that resolved a link just before its deletion may still be counted
+    /// after it; the flusher drops counts for these slugs unless the link
+    /// exists again.
     deleted: HashMap<Box<[u8]>, u64>,
+    /// Day counts taken out of `days` for this round, sorted by key; those
+    /// before `next` are stored. Still pending for readers.
+    draining: Vec<(Box<[u8]>, u64)>,
+    next: usize,
+    /// A round was begun and has not ended.
+    active: bool,
 }
 
 /// Result of trying to count a click against a limit.
@@ -244,7 +252,7 @@ impl ClickCounts {
     /// # Errors
     /// sled read errors and damaged counters.
     pub fn daily(&self, slug: &str, from: u32, to: u32) -> Result<Vec<u64>, StoreError> {
-        let _gate = unpoison(self.gate.lock());
+        let gate = unpoison(self.gate.lock());
         let len = (to.saturating_sub(from) + 1) as usize;
         let mut out = vec![0u64; len];
         let start = daily_key(slug.as_bytes(), from);
@@ -259,9 +267,14 @@ impl ClickCounts {
             }
         }
         let days = unpoison(self.days.read());
+        let undrained = &gate.draining[gate.next..];
         for (day, slot) in (from..=to).zip(out.iter_mut()) {
-            if let Some(n) = days.get(&*daily_key(slug.as_bytes(), day)) {
+            let key = daily_key(slug.as_bytes(), day);
+            if let Some(n) = days.get(&*key) {
                 *slot += n.load(Ordering::SeqCst);
+            }
+            if let Ok(i) = undrained.binary_search_by(|(k, _)| (**k).cmp(&*key)) {
+                *slot += undrained[i].1;
             }
         }
         Ok(out)
@@ -276,6 +289,12 @@ impl ClickCounts {
         let key = slug.as_bytes();
         let round = gate.round;
         gate.deleted.insert(key.into(), round);
+        let next = gate.next;
+        for (k, n) in &mut gate.draining[next..] {
+            if is_day_key_of(k, key) {
+                *n = 0;
+            }
+        }
         unpoison(self.totals.write()).remove(key);
         unpoison(self.days.write()).retain(|k, _| !is_day_key_of(k, key));
         self.clicks.remove(key)?;
@@ -289,90 +308,124 @@ impl ClickCounts {
     }
 
     /// Merges every pending count into sled: one merge per dirty slug and
-    /// day. Returns the number of clicks moved into the totals. Safe to call
-    /// at any time and from any thread; calls serialise on the gate.
+    /// day. Returns the number of clicks stored. For shutdown and offline
+    /// use; the server drains in small steps ([`ClickCounts::flush_some`]).
     ///
     /// # Errors
     /// sled write errors. Counts that could not be merged stay pending.
     pub fn flush(&self) -> Result<u64, StoreError> {
+        let mut moved = 0;
+        // Finish a round already begun, then take everything pending now.
+        while let Some(n) = self.flush_some(usize::MAX)? {
+            moved += n;
+        }
+        self.begin_round();
+        while let Some(n) = self.flush_some(usize::MAX)? {
+            moved += n;
+        }
+        Ok(moved)
+    }
+
+    /// Begins a flush round: takes the pending day counts to be stored by
+    /// [`ClickCounts::flush_some`]. Does nothing while a round is unfinished.
+    pub fn begin_round(&self) {
         let mut gate = unpoison(self.gate.lock());
+        if gate.next < gate.draining.len() {
+            return;
+        }
         gate.round += 1;
         let round = gate.round;
         // A click can trail its link's deletion only by the moment between
         // resolving and counting; two rounds cover it with room to spare.
         gate.deleted.retain(|_, at| round - *at <= 2);
-        let gone = |slug: &[u8]| -> Result<bool, StoreError> {
-            Ok(gate.deleted.contains_key(slug) && !self.links.contains_key(slug)?)
-        };
-        // Swap the day buckets out. Clicks increment under the read lock, so
-        // once the write lock is ours no increment can be lost. Merging in key
-        // order keeps consecutive merges on the same sled leaves.
+        // Clicks increment under the read lock, so once the write lock is
+        // ours no increment can be lost. Merging in key order keeps
+        // consecutive merges on the same sled leaves.
         let mut days: Vec<(Box<[u8]>, u64)> = std::mem::take(&mut *unpoison(self.days.write()))
             .into_iter()
             .map(|(k, n)| (k, n.into_inner()))
             .collect();
         days.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        gate.draining = days;
+        gate.next = 0;
+        gate.active = true;
+    }
 
-        // Per slug, how much of its pending count is now stored. Entries get
-        // exactly that added to `persisted`, so stored + (count - persisted)
-        // counts every click once, whichever side of the swap it fell.
-        let mut settled: Vec<(Box<[u8]>, u64)> = Vec::new();
-        let mut failed = Vec::new();
-        let mut first_error = None;
+    /// Stores up to `max` day counts of the current round. Returns how many
+    /// clicks were stored, or `None` once the round is complete (idle
+    /// counters are then dropped from memory). Small steps keep a flush from
+    /// holding the CPU (or the gate) for long on a busy server.
+    ///
+    /// # Errors
+    /// sled write errors; the counts of the failed step go back to pending.
+    pub fn flush_some(&self, max: usize) -> Result<Option<u64>, StoreError> {
+        let mut gate = unpoison(self.gate.lock());
+        let (from, to) = (
+            gate.next,
+            gate.draining.len().min(gate.next.saturating_add(max)),
+        );
+        if from == to {
+            if std::mem::take(&mut gate.active) {
+                // Entries idle for a whole round leave memory (their counts
+                // are in sled); hot ones stay, so their next click needs no
+                // write lock.
+                unpoison(self.totals.write()).retain(|_, live| {
+                    let busy = live.touched.swap(false, Ordering::Relaxed);
+                    busy || live.pending() > 0
+                });
+            }
+            gate.draining = Vec::new();
+            gate.next = 0;
+            return Ok(None);
+        }
         let mut moved = 0;
-        for (key, n) in days {
-            let slug = slug_from_day_key(&key);
-            let stored = match gone(slug) {
-                Ok(true) => Ok(()),
-                Ok(false) => self
-                    .daily
-                    .merge(&key, counter::encode(n))
-                    .map(|_| ())
-                    .map_err(StoreError::from),
-                Err(e) => Err(e),
-            };
-            match stored {
-                Ok(()) => {
-                    moved += n;
-                    match settled.last_mut() {
-                        Some((s, total)) if **s == *slug => *total += n,
-                        _ => settled.push((slug.into(), n)),
+        let mut stored = from;
+        let mut failure = None;
+        for (key, n) in &gate.draining[from..to] {
+            if *n > 0 {
+                let slug = slug_from_day_key(key);
+                let gone = gate.deleted.contains_key(slug)
+                    && match self.links.contains_key(slug) {
+                        Ok(exists) => !exists,
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    };
+                if !gone {
+                    if let Err(e) = self.daily.merge(key, counter::encode(*n)) {
+                        failure = Some(e);
+                        break;
                     }
                 }
-                Err(e) => {
-                    failed.push((key, n));
-                    first_error.get_or_insert(e);
-                }
             }
+            moved += n;
+            stored += 1;
         }
+        // Each entry's `persisted` grows by exactly what was stored for it,
+        // so stored + (count - persisted) counts every click once, whichever
+        // side of the swap it fell.
         {
             let totals = unpoison(self.totals.read());
-            for (slug, n) in settled {
-                if let Some(live) = totals.get(&slug) {
-                    live.persisted.fetch_add(n, Ordering::SeqCst);
+            for (key, n) in &gate.draining[from..stored] {
+                if let Some(live) = totals.get(slug_from_day_key(key)) {
+                    live.persisted.fetch_add(*n, Ordering::SeqCst);
                 }
             }
         }
-        if !failed.is_empty() {
-            // Back into pending, to be merged next round.
+        gate.next = stored;
+        if let Some(e) = failure {
+            // The rest goes back to pending, for a later round.
+            let rest = gate.draining.split_off(stored);
             let mut days = unpoison(self.days.write());
-            for (key, n) in failed {
+            for (key, n) in rest {
                 days.entry(key)
                     .or_insert_with(|| AtomicU64::new(0))
                     .fetch_add(n, Ordering::Relaxed);
             }
+            return Err(e.into());
         }
-
-        // Entries idle since the last round leave memory (their counts are
-        // in sled); hot ones stay, so their next click needs no write lock.
-        unpoison(self.totals.write()).retain(|_, live| {
-            let busy = live.touched.swap(false, Ordering::Relaxed);
-            busy || live.pending() > 0
-        });
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(moved),
-        }
+        Ok(Some(moved))
     }
 }
 
@@ -444,6 +497,27 @@ mod tests {
         c.flush().unwrap();
         assert!(unpoison(c.totals.read()).is_empty(), "idle for a round");
         assert_eq!(c.total("s").unwrap(), 1);
+    }
+
+    #[test]
+    fn counts_read_exactly_in_the_middle_of_a_round() {
+        let (c, _db) = counts();
+        c.links.insert("t", "x").unwrap();
+        for (slug, day) in [("s", 1), ("s", 2), ("t", 1), ("s", 1)] {
+            c.record(slug, day, None).unwrap();
+        }
+        c.begin_round();
+        assert_eq!(c.flush_some(1).unwrap(), Some(2)); // ("s", day 1)
+        assert_eq!(c.total("s").unwrap(), 3);
+        assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 2, 1]);
+        c.record("s", 2, None).unwrap(); // a click during the round
+        c.begin_round(); // no-op: the round is unfinished
+        assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 2, 2]);
+        while c.flush_some(1).unwrap().is_some() {}
+        assert_eq!((c.total("s").unwrap(), c.total("t").unwrap()), (4, 1));
+        c.flush().unwrap();
+        assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 2, 2]);
+        assert!(unpoison(c.days.read()).is_empty());
     }
 
     #[test]

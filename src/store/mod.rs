@@ -285,6 +285,21 @@ impl Store {
         Ok(())
     }
 
+    /// Begins a round of moving pending clicks into sled, to be carried out
+    /// by [`Store::flush_clicks_step`]. Does nothing while a round is unfinished.
+    pub fn begin_click_round(&self) {
+        self.inner.counts.begin_round();
+    }
+
+    /// Moves up to `max` pending day counts of the current round into sled;
+    /// `None` once the round is complete.
+    ///
+    /// # Errors
+    /// sled errors; what could not be merged stays pending.
+    pub fn flush_clicks_step(&self, max: usize) -> Result<Option<u64>, StoreError> {
+        self.inner.counts.flush_some(max)
+    }
+
     /// Moves pending clicks into sled (not yet fsynced); returns how many.
     ///
     /// # Errors
