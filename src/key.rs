@@ -14,14 +14,6 @@ use thiserror::Error;
 /// The file name of the key inside the data directory.
 pub const FILE_NAME: &str = "api-key";
 
-/// Alphabet of generated keys.
-const ALPHABET: [char; 62] = [
-    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I',
-    'J', 'K', 'L', 'M', 'N', 'O', 'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z', 'a', 'b',
-    'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't', 'u',
-    'v', 'w', 'x', 'y', 'z',
-];
-
 /// Problems with the key file.
 #[derive(Debug, Error)]
 pub enum KeyError {
@@ -94,7 +86,8 @@ pub fn load_or_create(data: &Path) -> Result<ApiKey, KeyError> {
         source,
     };
     std::fs::create_dir_all(data).map_err(io)?;
-    let key = nanoid::nanoid!(43, &ALPHABET);
+    // Same alphabet as slugs: safe in headers, files and shells.
+    let key = nanoid::nanoid!(43, &crate::slug::ALPHABET);
     // create_new: if another process won the race, use its key instead.
     let file = OpenOptions::new()
         .write(true)

@@ -13,8 +13,9 @@ pub const MAX_LEN: usize = 64;
 /// Shortest and longest generated slug length that `--slug-length` accepts.
 pub const GENERATED_LEN: std::ops::RangeInclusive<usize> = 4..=32;
 
-/// The alphabet of generated slugs: digits, upper and lower case ASCII letters.
-const ALPHABET: [char; 62] = [
+/// The alphabet of generated slugs (and API keys): digits, upper and lower
+/// case ASCII letters.
+pub const ALPHABET: [char; 62] = [
     '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I',
     'J', 'K', 'L', 'M', 'N', 'O', 'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z', 'a', 'b',
     'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't', 'u',
