@@ -22,11 +22,16 @@
 //! counts and against deletes, so a count is never seen twice (in sled and
 //! still pending) or never (taken from pending, not yet in sled).
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 
 use super::{counter, daily_key, StoreError};
+
+/// The maps on the redirect path hash a slug twice per click: aHash is
+/// several times cheaper than std's SipHash there, and still seeded at
+/// random so crafted slugs cannot force collisions.
+type HashMap<K, V> = StdHashMap<K, V, ahash::RandomState>;
 
 /// `base` of an entry whose stored total has not been loaded.
 const UNKNOWN: u64 = u64::MAX;
@@ -136,8 +141,8 @@ impl ClickCounts {
             clicks,
             daily,
             links,
-            totals: RwLock::new(HashMap::new()),
-            days: RwLock::new(HashMap::new()),
+            totals: RwLock::new(HashMap::default()),
+            days: RwLock::new(HashMap::default()),
             gate: Mutex::new(Gate::default()),
         }
     }
