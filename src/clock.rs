@@ -13,8 +13,12 @@ const DAY_MS: i64 = 86_400_000;
 
 /// The current time in Unix milliseconds.
 pub fn now_ms() -> i64 {
-    let now = OffsetDateTime::now_utc();
-    (now.unix_timestamp_nanos() / 1_000_000) as i64
+    // Straight from the system clock: this runs on every redirect, and a
+    // calendar date would be computed only to be thrown away.
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
+    }
 }
 
 /// The UTC day number (days since 1970-01-01) that `ms` falls on.
@@ -70,6 +74,12 @@ const UNIX_EPOCH_JULIAN: i32 = 2_440_588;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn now_agrees_with_the_calendar_clock() {
+        let calendar = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        assert!((now_ms() - calendar).abs() < 1_000);
+    }
 
     #[test]
     fn round_trips() {
