@@ -99,8 +99,8 @@ struct Gate {
     /// after it; the flusher drops counts for these slugs unless the link
     /// exists again.
     deleted: HashMap<Box<[u8]>, u64>,
-    /// Day counts taken out of `days` for this round, sorted by key; those
-    /// before `next` are stored. Still pending for readers.
+    /// Day counts taken out of `days` for this round; those before `next`
+    /// are stored, the rest are still pending for readers.
     draining: Vec<(Box<[u8]>, u64)>,
     next: usize,
     /// A round was begun and has not ended.
@@ -272,14 +272,21 @@ impl ClickCounts {
             }
         }
         let days = unpoison(self.days.read());
-        let undrained = &gate.draining[gate.next..];
         for (day, slot) in (from..=to).zip(out.iter_mut()) {
-            let key = daily_key(slug.as_bytes(), day);
-            if let Some(n) = days.get(&*key) {
+            if let Some(n) = days.get(&*daily_key(slug.as_bytes(), day)) {
                 *slot += n.load(Ordering::SeqCst);
             }
-            if let Ok(i) = undrained.binary_search_by(|(k, _)| (**k).cmp(&*key)) {
-                *slot += undrained[i].1;
+        }
+        // The round's undrained counts: one pass, as they are not sorted.
+        for (key, n) in &gate.draining[gate.next..] {
+            if !is_day_key_of(key, slug.as_bytes()) {
+                continue;
+            }
+            let slot = day_from_key(key)
+                .filter(|d| (from..=to).contains(d))
+                .and_then(|d| out.get_mut((d - from) as usize));
+            if let Some(slot) = slot {
+                *slot += n;
             }
         }
         Ok(out)
@@ -344,14 +351,13 @@ impl ClickCounts {
         // resolving and counting; two rounds cover it with room to spare.
         gate.deleted.retain(|_, at| round - *at <= 2);
         // Clicks increment under the read lock, so once the write lock is
-        // ours no increment can be lost. Merging in key order keeps
-        // consecutive merges on the same sled leaves.
-        let mut days: Vec<(Box<[u8]>, u64)> = std::mem::take(&mut *unpoison(self.days.write()))
+        // ours no increment can be lost. Not sorted: sorting ~10k keys took
+        // about a millisecond on the request worker, for no measurable gain
+        // in the merges.
+        gate.draining = std::mem::take(&mut *unpoison(self.days.write()))
             .into_iter()
             .map(|(k, n)| (k, n.into_inner()))
             .collect();
-        days.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        gate.draining = days;
         gate.next = 0;
         gate.active = true;
     }
@@ -512,7 +518,9 @@ mod tests {
             c.record(slug, day, None).unwrap();
         }
         c.begin_round();
-        assert_eq!(c.flush_some(1).unwrap(), Some(2)); // ("s", day 1)
+        // One of the three day counts is stored, the others still pending:
+        // reads must not care which.
+        assert!(c.flush_some(1).unwrap().is_some());
         assert_eq!(c.total("s").unwrap(), 3);
         assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 2, 1]);
         c.record("s", 2, None).unwrap(); // a click during the round
