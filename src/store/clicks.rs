@@ -4,7 +4,7 @@
 //! 10k links and ~70 µs at 1M), nor read it for counting. Instead every
 //! click bumps two atomics: the link's pending count and its pending count
 //! for the day. A background flusher merges the day counts into the `daily`
-//! tree, one merge per dirty slug and day, sorted by key, and never reads
+//! tree, one merge per dirty slug and day, in small steps, and never reads
 //! sled to do it. A link's stored total is the sum of its days plus the
 //! clicks it has without a day (from an import, in the `clicks` tree), so
 //! the flush needs no second merge per slug: the merges were most of the
