@@ -126,7 +126,7 @@ pub async fn run(
         .is_err()
     {
         tracing::warn!(
-            "connections still open after {:?}; closing them",
+            "connections still open after {:?}; exiting without them",
             DRAIN_TIMEOUT
         );
     }
