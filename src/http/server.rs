@@ -27,7 +27,7 @@ use crate::store::StoreError;
 pub const CLICK_FLUSH_EVERY: Duration = Duration::from_millis(200);
 /// Day counts merged into sled between two yields of the click flusher
 /// (about 2-3 µs each).
-pub const CLICK_FLUSH_STEP: usize = 64;
+pub const CLICK_FLUSH_STEP: usize = 16;
 /// How long shutdown waits for in-flight requests.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A client must send its request headers within this time.
