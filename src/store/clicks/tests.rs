@@ -1,0 +1,91 @@
+//! Unit tests of the click counters against a temporary sled database.
+
+use super::*;
+
+fn counts() -> (ClickCounts, sled::Db) {
+    let db = sled::Config::new().temporary(true).open().unwrap();
+    let (c, d, l) = (
+        db.open_tree("clicks").unwrap(),
+        db.open_tree("daily").unwrap(),
+        db.open_tree("links").unwrap(),
+    );
+    c.set_merge_operator(counter::add);
+    d.set_merge_operator(counter::add);
+    l.insert("s", "x").unwrap();
+    (ClickCounts::new(c, d, l), db)
+}
+
+#[test]
+fn a_limit_set_while_clicks_are_pending_counts_them() {
+    let (c, _db) = counts();
+    for _ in 0..3 {
+        assert_eq!(c.record("s", 1, None).unwrap(), Counted::Yes);
+    }
+    assert_eq!(c.record("s", 1, Some(4)).unwrap(), Counted::Yes);
+    assert_eq!(c.record("s", 1, Some(4)).unwrap(), Counted::LimitReached);
+    assert_eq!(c.total("s").unwrap(), 4);
+}
+
+#[test]
+fn a_limit_counts_clicks_already_in_sled() {
+    let (c, _db) = counts();
+    c.record("s", 1, None).unwrap();
+    c.flush().unwrap();
+    c.record("s", 1, None).unwrap();
+    c.flush().unwrap();
+    c.flush().unwrap(); // idle and clean: the entry leaves memory
+    assert!(unpoison(c.totals.read()).is_empty());
+    c.clicks.merge("s", counter::encode(3)).unwrap(); // e.g. imported clicks
+    assert_eq!(c.total("s").unwrap(), 5);
+    assert_eq!(c.record("s", 1, Some(6)).unwrap(), Counted::Yes);
+    assert_eq!(c.record("s", 1, Some(6)).unwrap(), Counted::LimitReached);
+    c.flush().unwrap();
+    assert_eq!(c.total("s").unwrap(), 6);
+    assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 3, 0]);
+}
+
+#[test]
+fn hot_entries_stay_in_memory_and_idle_ones_leave() {
+    let (c, _db) = counts();
+    c.record("s", 1, None).unwrap();
+    c.flush().unwrap();
+    assert_eq!(unpoison(c.totals.read()).len(), 1, "clicked this round");
+    c.flush().unwrap();
+    assert!(unpoison(c.totals.read()).is_empty(), "idle for a round");
+    assert_eq!(c.total("s").unwrap(), 1);
+}
+
+#[test]
+fn counts_read_exactly_in_the_middle_of_a_round() {
+    let (c, _db) = counts();
+    c.links.insert("t", "x").unwrap();
+    for (slug, day) in [("s", 1), ("s", 2), ("t", 1), ("s", 1)] {
+        c.record(slug, day, None).unwrap();
+    }
+    c.begin_round();
+    // One of the three day counts is stored, the others still pending:
+    // reads must not care which.
+    assert!(c.flush_some(1).unwrap().is_some());
+    assert_eq!(c.total("s").unwrap(), 3);
+    assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 2, 1]);
+    c.record("s", 2, None).unwrap(); // a click during the round
+    c.begin_round(); // no-op: the round is unfinished
+    assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 2, 2]);
+    while c.flush_some(1).unwrap().is_some() {}
+    assert_eq!((c.total("s").unwrap(), c.total("t").unwrap()), (4, 1));
+    c.flush().unwrap();
+    assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 2, 2]);
+    assert!(unpoison(c.days.read()).is_empty());
+}
+
+#[test]
+fn a_click_trailing_a_delete_is_not_stored() {
+    let (c, _db) = counts();
+    c.record("s", 1, None).unwrap();
+    c.links.remove("s").unwrap();
+    c.forget("s").unwrap();
+    c.record("s", 1, None).unwrap(); // resolved just before the delete
+    c.flush().unwrap();
+    assert_eq!(c.total("s").unwrap(), 0);
+    assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 0, 0]);
+}
