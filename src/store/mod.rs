@@ -128,6 +128,12 @@ fn daily_key(slug: &[u8], day: u32) -> Vec<u8> {
     key
 }
 
+/// The day of a key made by [`daily_key`]; `None` for a key too short to be one.
+fn day_from_key(key: &[u8]) -> Option<u32> {
+    let tail: [u8; 4] = key.get(key.len().checked_sub(4)?..)?.try_into().ok()?;
+    Some(u32::from_be_bytes(tail))
+}
+
 /// Key in `by_created`: created_at (u64 big-endian, so bytes sort by time) ‖ slug.
 fn created_key(created_at: i64, slug: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(8 + slug.len());

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::{counter, daily_key, Link, Store, StoreError};
+use super::{counter, daily_key, day_from_key, Link, Store, StoreError};
 use crate::clock;
 use crate::target::TargetRules;
 
@@ -71,11 +71,8 @@ impl Store {
                 let (k, v) = d?;
                 let n = counter::decode(&v)
                     .ok_or_else(|| StoreError::corrupt(&key, "daily counter"))?;
-                if let Some(day) = k
-                    .get(k.len().saturating_sub(4)..)
-                    .and_then(|t| t.try_into().ok())
-                {
-                    daily.insert(clock::format_day(u32::from_be_bytes(day)), n);
+                if let Some(day) = day_from_key(&k) {
+                    daily.insert(clock::format_day(day), n);
                 }
             }
             Ok(ExportRecord {

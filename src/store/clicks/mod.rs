@@ -30,7 +30,7 @@ mod round;
 #[cfg(test)]
 mod tests;
 
-use super::{counter, daily_key, StoreError};
+use super::{counter, daily_key, day_from_key, StoreError};
 
 /// The maps on the redirect path hash a slug twice per click: aHash is
 /// several times cheaper than std's SipHash there, and still seeded at
@@ -326,11 +326,6 @@ impl ClickCounts {
 
 fn slug_from_day_key(key: &[u8]) -> &[u8] {
     &key[..key.len().saturating_sub(5)]
-}
-
-fn day_from_key(key: &[u8]) -> Option<u32> {
-    let tail: [u8; 4] = key.get(key.len().checked_sub(4)?..)?.try_into().ok()?;
-    Some(u32::from_be_bytes(tail))
 }
 
 fn is_day_key_of(key: &[u8], slug: &[u8]) -> bool {
