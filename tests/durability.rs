@@ -5,7 +5,7 @@ mod common;
 
 use common::{start_in, start_server, Options};
 use hyper::Method;
-use kurz::store::Store;
+use kurz::store::{bucket, Store};
 
 #[tokio::test]
 async fn graceful_shutdown_flushes_every_pending_click() {
@@ -41,8 +41,16 @@ async fn a_damaged_record_is_a_500_for_that_slug_only() {
     {
         // Damage the record behind kurz's back, as a bad disk would.
         let db = sled::open(dir.path().join("db")).unwrap();
-        let links = db.open_tree("links").unwrap();
-        links.insert("bad", &[1u8, 0xff, 0xff, 0xff][..]).unwrap();
+        let buckets = db.open_tree("buckets").unwrap();
+        let (key, old) = buckets
+            .iter()
+            .map(Result::unwrap)
+            .find(|(_, b)| bucket::find(b, b"bad").unwrap().is_some())
+            .unwrap();
+        let damaged = bucket::with(Some(&old), b"bad", Some(&[1u8, 0xff, 0xff, 0xff]))
+            .unwrap()
+            .unwrap();
+        buckets.insert(key, damaged).unwrap();
         db.flush().unwrap();
     }
     let s = start_in(dir.path(), Options::default()).await;

@@ -1,11 +1,11 @@
 //! Newest-first listing of links, page by page, with opaque cursors.
 //!
-//! Listing walks the `by_created` index backwards and joins each entry with
+//! Listing walks the `created` index backwards and joins each entry with
 //! its record. An entry whose record is missing or newer (left by a crash
 //! between the two writes of a create, or by an earlier link of a reused
 //! slug) is skipped, so the index never needs repair to be correct.
 
-use super::{created_key, Store, StoreError};
+use super::{entry_key, Store, StoreError};
 use crate::store::Link;
 
 /// Where a newest-first listing continues: just after this link.
@@ -49,15 +49,18 @@ impl Store {
     /// # Errors
     /// sled errors and damaged records.
     pub fn list(&self, limit: usize, after: Option<&Cursor>) -> Result<Page, StoreError> {
-        let s = &self.inner;
-        let iter = match after {
-            Some(c) => s.by_created.range(..created_key(c.created_at, &c.slug)),
-            None => s.by_created.iter(),
-        };
+        let before = after.map(|c| entry_key(c.created_at, &c.slug));
         let mut links = Vec::with_capacity(limit.min(1024));
         let mut more = false;
-        for item in iter.rev() {
-            let (key, _) = item?;
+        for item in self.inner.created.newest_first(before.as_deref()) {
+            let key = match item {
+                Ok(key) => key,
+                Err(e @ StoreError::Corrupt { .. }) => {
+                    tracing::error!(error = %e, "skipping a damaged part of the listing index");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let Some(slug_bytes) = key.get(8..) else {
                 continue;
             };
@@ -74,7 +77,7 @@ impl Store {
             };
             // An index entry left by a crash, or by an earlier link of the
             // same slug, does not match the record: skip it.
-            if created_key(link.created_at, &slug) != key.as_ref() {
+            if entry_key(link.created_at, &slug) != key {
                 continue;
             }
             if links.len() == limit {

@@ -1,17 +1,21 @@
 //! The link store: the only code that touches sled.
 //!
-//! [`Store`] owns the data directory: the sled database (trees `links`,
-//! `clicks`, `daily`, `by_created`, `meta`, laid out as in DESIGN.md), the
-//! link cache in front of `links`, the pending click counters, and an
-//! exclusive lock file so two processes never open the same data. It knows
-//! nothing of HTTP; expected outcomes (a taken slug, a missing link) are
-//! values, faults are [`StoreError`]s.
+//! [`Store`] owns the data directory: the sled database (trees `buckets`,
+//! `created`, `clicks`, `daily`, `meta`; see [`links`] and [`created`] for
+//! why links are grouped), the link cache in front of `buckets`, the pending
+//! click counters, and an exclusive lock file so two processes never open
+//! the same data. It knows nothing of HTTP; expected outcomes (a taken slug,
+//! a missing link) are values, faults are [`StoreError`]s.
 
+pub mod bucket;
 mod cache;
 mod clicks;
 mod counter;
+mod created;
 mod durable;
+mod links;
 mod list;
+mod migrate;
 mod record;
 mod transfer;
 
@@ -29,10 +33,14 @@ pub use transfer::{ExportRecord, ImportOutcome, REDIRECT_STATUSES};
 
 use cache::LinkCache;
 use clicks::ClickCounts;
+use created::{entry_key, CreatedIndex};
 use durable::GroupFlush;
+use links::Links;
 
-/// Version of the on-disk layout, kept in `meta` under `schema`.
-const SCHEMA: u8 = 1;
+/// Version of the on-disk layout, kept in `meta` under `schema`. Version 1
+/// kept one sled key per link (trees `links`, `by_created`); version 2
+/// groups them (`buckets`, `created`). [`migrate`] moves 1 to 2 on open.
+const SCHEMA: u8 = 2;
 
 /// How many fresh slugs to try before giving up on a crowded slug space.
 const GENERATE_TRIES: u32 = 16;
@@ -134,18 +142,10 @@ fn day_from_key(key: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(tail))
 }
 
-/// Key in `by_created`: created_at (u64 big-endian, so bytes sort by time) ‖ slug.
-fn created_key(created_at: i64, slug: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(8 + slug.len());
-    key.extend_from_slice(&u64::try_from(created_at).unwrap_or(0).to_be_bytes());
-    key.extend_from_slice(slug.as_bytes());
-    key
-}
-
 struct Inner {
     db: sled::Db,
-    links: sled::Tree,
-    by_created: sled::Tree,
+    links: Links,
+    created: CreatedIndex,
     clicks_tree: sled::Tree,
     daily_tree: sled::Tree,
     cache: LinkCache,
@@ -191,8 +191,8 @@ impl Store {
             .cache_capacity(cache_bytes / 2)
             .flush_every_ms(Some(500))
             .open()?;
-        let links = db.open_tree("links")?;
-        let by_created = db.open_tree("by_created")?;
+        let links = Links::new(db.open_tree("buckets")?);
+        let created = CreatedIndex::new(db.open_tree("created")?);
         let clicks_tree = db.open_tree("clicks")?;
         let daily_tree = db.open_tree("daily")?;
         let meta = db.open_tree("meta")?;
@@ -203,6 +203,7 @@ impl Store {
                 meta.insert("schema", &[SCHEMA])?;
             }
             Some([SCHEMA]) => {}
+            Some([1]) => migrate::from_v1(&db, &links, &created, &meta)?,
             Some(other) => return Err(StoreError::Schema(other.first().copied().unwrap_or(0))),
         }
         let counts = ClickCounts::new(clicks_tree.clone(), daily_tree.clone(), links.clone());
@@ -210,7 +211,7 @@ impl Store {
             inner: Arc::new(Inner {
                 db,
                 links,
-                by_created,
+                created,
                 clicks_tree,
                 daily_tree,
                 cache: LinkCache::new(cache_bytes / 2),
@@ -231,26 +232,21 @@ impl Store {
         let s = &self.inner;
         // Index first: a crash between the two writes leaves an index entry
         // without a link, which listing skips, never a link missing from lists.
-        let index = created_key(link.created_at, slug);
-        s.by_created.insert(&index, &[])?;
-        match s
-            .links
-            .compare_and_swap(slug, None as Option<&[u8]>, Some(link.encode()))?
-        {
+        let index = entry_key(link.created_at, slug);
+        s.created.insert(&index)?;
+        match s.links.insert_new(slug.as_bytes(), &link.encode())? {
             Ok(()) => {
                 s.cache.invalidate(slug);
                 Ok(Ok(()))
             }
-            Err(cas) => {
+            Err(current) => {
                 // The index entry we wrote may be the winner's too: same slug,
                 // same millisecond (or a re-import of the same record). Only
                 // take it back when the stored link does not own it.
-                let winner_owns = cas
-                    .current
-                    .and_then(|v| Link::decode(&v).ok())
-                    .is_some_and(|w| w.created_at == link.created_at);
+                let winner_owns =
+                    Link::decode(&current).is_ok_and(|w| w.created_at == link.created_at);
                 if !winner_owns {
-                    s.by_created.remove(&index)?;
+                    s.created.remove(&index)?;
                 }
                 Ok(Err(SlugTaken))
             }
@@ -319,12 +315,7 @@ impl Store {
     /// # Errors
     /// sled errors, or [`StoreError::Corrupt`] if the record is damaged.
     pub fn get(&self, slug: &str) -> Result<Option<Link>, StoreError> {
-        match self.inner.links.get(slug)? {
-            None => Ok(None),
-            Some(bytes) => Link::decode(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::corrupt(slug.as_bytes(), &format!("record ({e})"))),
-        }
+        self.inner.links.get(slug.as_bytes())
     }
 
     /// The link of `slug` for serving a redirect, from the cache when it can.
@@ -416,12 +407,7 @@ impl Store {
     /// sled errors and damaged records.
     pub fn update(&self, slug: &str, patch: &LinkPatch) -> Result<Option<Link>, StoreError> {
         let s = &self.inner;
-        loop {
-            let Some(old) = s.links.get(slug)? else {
-                return Ok(None);
-            };
-            let mut link = Link::decode(&old)
-                .map_err(|e| StoreError::corrupt(slug.as_bytes(), &format!("record ({e})")))?;
+        let updated = s.links.update(slug.as_bytes(), |link| {
             if let Some(t) = &patch.target {
                 link.target = t.clone();
             }
@@ -434,14 +420,11 @@ impl Store {
             if let Some(r) = patch.redirect_status {
                 link.redirect_status = r;
             }
-            if s.links
-                .compare_and_swap(slug, Some(&old), Some(link.encode()))?
-                .is_ok()
-            {
-                s.cache.invalidate(slug);
-                return Ok(Some(link));
-            }
+        })?;
+        if updated.is_some() {
+            s.cache.invalidate(slug);
         }
+        Ok(updated)
     }
 
     /// Deletes the link of `slug` and all its counters; false if absent.
@@ -450,20 +433,20 @@ impl Store {
     /// sled errors.
     pub fn delete(&self, slug: &str) -> Result<bool, StoreError> {
         let s = &self.inner;
-        let Some(old) = s.links.remove(slug)? else {
+        let Some(old) = s.links.remove(slug.as_bytes())? else {
             return Ok(false);
         };
         s.cache.invalidate(slug);
         if let Ok(link) = Link::decode(&old) {
-            s.by_created.remove(created_key(link.created_at, slug))?;
+            s.created.remove(&entry_key(link.created_at, slug))?;
         }
         s.counts.forget(slug)?;
         Ok(true)
     }
 
-    /// Number of stored links.
+    /// Number of stored links (a walk over all of them).
     pub fn len(&self) -> usize {
-        self.inner.links.len()
+        self.inner.links.count()
     }
 
     /// True when no link is stored.

@@ -54,23 +54,21 @@ pub enum ImportOutcome {
 pub const REDIRECT_STATUSES: [u16; 4] = [301, 302, 307, 308];
 
 impl Store {
-    /// Every link with its counters, in slug order.
+    /// Every link with its counters, bucket by bucket: an order that is the
+    /// same for the same set of slugs, in any data directory.
     ///
     /// # Errors
     /// Each item may be a sled error or a damaged record.
     pub fn export(&self) -> impl Iterator<Item = Result<ExportRecord, StoreError>> + '_ {
         self.inner.links.iter().map(move |item| {
-            let (key, _) = item?;
-            let slug = String::from_utf8_lossy(&key).into_owned();
-            let link = self
-                .get(&slug)?
-                .ok_or_else(|| StoreError::corrupt(&key, "record (vanished during export)"))?;
+            let (slug, link) = item?;
+            let key = slug.as_bytes();
             let mut daily = BTreeMap::new();
-            let (start, end) = (daily_key(&key, 0), daily_key(&key, u32::MAX));
+            let (start, end) = (daily_key(key, 0), daily_key(key, u32::MAX));
             for d in self.inner.daily_tree.range(start..=end) {
                 let (k, v) = d?;
-                let n = counter::decode(&v)
-                    .ok_or_else(|| StoreError::corrupt(&key, "daily counter"))?;
+                let n =
+                    counter::decode(&v).ok_or_else(|| StoreError::corrupt(key, "daily counter"))?;
                 if let Some(day) = day_from_key(&k) {
                     daily.insert(clock::format_day(day), n);
                 }

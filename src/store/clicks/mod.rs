@@ -30,6 +30,7 @@ mod round;
 #[cfg(test)]
 mod tests;
 
+use super::links::Links;
 use super::{counter, daily_key, day_from_key, StoreError};
 
 /// The maps on the redirect path hash a slug twice per click: aHash is
@@ -124,7 +125,7 @@ pub enum Counted {
 pub struct ClickCounts {
     clicks: sled::Tree,
     daily: sled::Tree,
-    links: sled::Tree,
+    links: Links,
     totals: RwLock<HashMap<Box<[u8]>, Live>>,
     days: RwLock<HashMap<Box<[u8]>, AtomicU64>>,
     gate: Mutex<Gate>,
@@ -140,7 +141,7 @@ fn unpoison<G>(r: Result<G, PoisonError<G>>) -> G {
 impl ClickCounts {
     /// Counters over the given trees; `links` is consulted so counts for a
     /// link deleted while its clicks were pending are dropped, not stored.
-    pub fn new(clicks: sled::Tree, daily: sled::Tree, links: sled::Tree) -> Self {
+    pub fn new(clicks: sled::Tree, daily: sled::Tree, links: Links) -> Self {
         ClickCounts {
             clicks,
             daily,

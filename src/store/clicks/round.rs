@@ -88,8 +88,11 @@ impl ClickCounts {
             if *n > 0 {
                 let slug = slug_from_day_key(key);
                 let gone = gate.deleted.contains_key(slug)
-                    && match self.links.contains_key(slug) {
+                    && match self.links.contains(slug) {
                         Ok(exists) => !exists,
+                        // A damaged bucket cannot say; keeping the clicks
+                        // loses nothing, and retrying would stall every round.
+                        Err(StoreError::Corrupt { .. }) => false,
                         Err(e) => {
                             failure = Some(e);
                             break;
@@ -97,7 +100,7 @@ impl ClickCounts {
                     };
                 if !gone {
                     if let Err(e) = self.daily.merge(key, counter::encode(*n)) {
-                        failure = Some(e);
+                        failure = Some(e.into());
                         break;
                     }
                 }
@@ -126,7 +129,7 @@ impl ClickCounts {
                     .or_insert_with(|| AtomicU64::new(0))
                     .fetch_add(n, Ordering::Relaxed);
             }
-            return Err(e.into());
+            return Err(e);
         }
         Ok(Some(moved))
     }

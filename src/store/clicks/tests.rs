@@ -7,11 +7,11 @@ fn counts() -> (ClickCounts, sled::Db) {
     let (c, d, l) = (
         db.open_tree("clicks").unwrap(),
         db.open_tree("daily").unwrap(),
-        db.open_tree("links").unwrap(),
+        Links::new(db.open_tree("buckets").unwrap()),
     );
     c.set_merge_operator(counter::add);
     d.set_merge_operator(counter::add);
-    l.insert("s", "x").unwrap();
+    l.put(b"s", b"x");
     (ClickCounts::new(c, d, l), db)
 }
 
@@ -58,7 +58,7 @@ fn hot_entries_stay_in_memory_and_idle_ones_leave() {
 #[test]
 fn counts_read_exactly_in_the_middle_of_a_round() {
     let (c, _db) = counts();
-    c.links.insert("t", "x").unwrap();
+    c.links.put(b"t", b"x");
     for (slug, day) in [("s", 1), ("s", 2), ("t", 1), ("s", 1)] {
         c.record(slug, day, None).unwrap();
     }
@@ -82,7 +82,7 @@ fn counts_read_exactly_in_the_middle_of_a_round() {
 fn a_click_trailing_a_delete_is_not_stored() {
     let (c, _db) = counts();
     c.record("s", 1, None).unwrap();
-    c.links.remove("s").unwrap();
+    c.links.remove(b"s").unwrap();
     c.forget("s").unwrap();
     c.record("s", 1, None).unwrap(); // resolved just before the delete
     c.flush().unwrap();

@@ -1,0 +1,101 @@
+//! Moving a data directory from an older on-disk layout to the current one.
+//!
+//! Layout 1 (kurz before buckets) kept one sled key per link: `links`
+//! (slug → record) and `by_created` (created_at ‖ slug → empty). Layout 2
+//! keeps the same records in `buckets` and the same index entries in
+//! `created`. The counters (`clicks`, `daily`) did not change.
+
+use super::created::CreatedIndex;
+use super::links::Links;
+use super::{StoreError, SCHEMA};
+
+/// Copies layout 1 into layout 2, then records the new version and drops
+/// the old trees. Safe to interrupt: until `schema` says 2, the old trees
+/// are untouched and a later open starts the copy again from scratch.
+///
+/// # Errors
+/// sled errors. A damaged old record is copied as it is (it stays as
+/// damaged as it was, and is reported when read), never dropped.
+pub fn from_v1(
+    db: &sled::Db,
+    links: &Links,
+    created: &CreatedIndex,
+    meta: &sled::Tree,
+) -> Result<(), StoreError> {
+    let old_links = db.open_tree("links")?;
+    let old_index = db.open_tree("by_created")?;
+    tracing::info!(
+        "upgrading the data directory's layout from version 1 to {SCHEMA} ({} links)",
+        old_links.len()
+    );
+    // Leftovers of an interrupted upgrade.
+    db.open_tree("buckets")?.clear()?;
+    db.open_tree("created")?.clear()?;
+    for item in old_links.iter() {
+        let (slug, record) = item?;
+        // Slugs were unique keys of the old tree, so this never finds one taken.
+        let _ = links.insert_new(&slug, &record)?;
+    }
+    for item in old_index.iter() {
+        let (entry, _) = item?;
+        created.insert(&entry)?;
+    }
+    db.flush()?;
+    meta.insert("schema", &[SCHEMA])?;
+    db.flush()?;
+    db.drop_tree("links")?;
+    db.drop_tree("by_created")?;
+    db.flush()?;
+    tracing::info!("data directory upgraded to layout version {SCHEMA}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{counter, daily_key, entry_key, Link, Store};
+
+    #[test]
+    fn a_layout_1_directory_is_upgraded_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = |i: i64| Link {
+            target: format!("https://example.com/{i}"),
+            created_at: 1_700_000_000_000 + i,
+            expires_at: None,
+            max_clicks: None,
+            redirect_status: None,
+        };
+        {
+            // What kurz with layout 1 wrote.
+            let db = sled::open(dir.path().join("db")).unwrap();
+            let (links, index) = (
+                db.open_tree("links").unwrap(),
+                db.open_tree("by_created").unwrap(),
+            );
+            for i in 0..300 {
+                let slug = format!("s{i}");
+                links.insert(&slug, link(i).encode()).unwrap();
+                index
+                    .insert(entry_key(link(i).created_at, &slug), &[])
+                    .unwrap();
+            }
+            let daily = db.open_tree("daily").unwrap();
+            daily
+                .insert(daily_key(b"s7", 20_000), &counter::encode(5))
+                .unwrap();
+            db.open_tree("meta")
+                .unwrap()
+                .insert("schema", &[1])
+                .unwrap();
+            db.flush().unwrap();
+        }
+        for _ in 0..2 {
+            let store = Store::open(dir.path(), 1 << 20).unwrap();
+            assert_eq!(store.len(), 300);
+            assert_eq!(store.get("s42").unwrap(), Some(link(42)));
+            assert_eq!(store.clicks("s7").unwrap(), 5);
+            let page = store.list(3, None).unwrap();
+            let slugs: Vec<_> = page.links.iter().map(|(s, _)| s.as_str()).collect();
+            assert_eq!(slugs, ["s299", "s298", "s297"]);
+        }
+    }
+}
