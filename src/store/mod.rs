@@ -206,7 +206,9 @@ impl Store {
             Some([1]) => migrate::from_v1(&db, &links, &created, &meta)?,
             Some(other) => return Err(StoreError::Schema(other.first().copied().unwrap_or(0))),
         }
-        let counts = ClickCounts::new(clicks_tree.clone(), daily_tree.clone(), links.clone());
+        let journal = db.open_tree("journal")?;
+        let daily = clicks::DailyLog::open(daily_tree.clone(), journal)?;
+        let counts = ClickCounts::new(clicks_tree.clone(), daily, links.clone());
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
@@ -287,19 +289,24 @@ impl Store {
         Ok(())
     }
 
-    /// Begins a round of moving pending clicks into sled, to be carried out
-    /// by [`Store::flush_clicks_step`]. Does nothing while a round is unfinished.
-    pub fn begin_click_round(&self) {
-        self.inner.counts.begin_round();
-    }
-
-    /// Moves up to `max` pending day counts of the current round into sled;
-    /// `None` once the round is complete.
+    /// One round of the click flusher: stores the pending day counts as one
+    /// journal record, then folds the journal into the `daily` tree when
+    /// that is due (see `store/clicks/journal.rs`). Returns the clicks
+    /// stored. Blocking: call from a blocking context.
     ///
     /// # Errors
-    /// sled errors; what could not be merged stays pending.
-    pub fn flush_clicks_step(&self, max: usize) -> Result<Option<u64>, StoreError> {
-        self.inner.counts.flush_some(max)
+    /// sled errors; what could not be stored stays pending.
+    pub fn click_round(&self) -> Result<u64, StoreError> {
+        let counts = &self.inner.counts;
+        counts.begin_round();
+        let mut moved = 0;
+        while let Some(n) = counts.flush_some(usize::MAX)? {
+            moved += n;
+        }
+        if counts.fold_due() {
+            counts.fold()?;
+        }
+        Ok(moved)
     }
 
     /// Moves pending clicks into sled (not yet fsynced); returns how many.

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::{counter, daily_key, day_from_key, Link, Store, StoreError};
+use super::{counter, daily_key, Link, Store, StoreError};
 use crate::clock;
 use crate::target::TargetRules;
 
@@ -64,15 +64,9 @@ impl Store {
             let (slug, link) = item?;
             let key = slug.as_bytes();
             let mut daily = BTreeMap::new();
-            let (start, end) = (daily_key(key, 0), daily_key(key, u32::MAX));
-            for d in self.inner.daily_tree.range(start..=end) {
-                let (k, v) = d?;
-                let n =
-                    counter::decode(&v).ok_or_else(|| StoreError::corrupt(key, "daily counter"))?;
-                if let Some(day) = day_from_key(&k) {
-                    daily.insert(clock::format_day(day), n);
-                }
-            }
+            self.inner.counts.stored_days(key, |day, n| {
+                *daily.entry(clock::format_day(day)).or_default() += n;
+            })?;
             Ok(ExportRecord {
                 clicks: self.clicks(&slug)?,
                 url: link.target,

@@ -3,12 +3,11 @@
 //! A redirect must not write to sled (a `get` plus two merges costs ~9 µs at
 //! 10k links and ~70 µs at 1M), nor read it for counting. Instead every
 //! click bumps two atomics: the link's pending count and its pending count
-//! for the day. A background flusher merges the day counts into the `daily`
-//! tree, one merge per dirty slug and day, in small steps, and never reads
-//! sled to do it. A link's stored total is the sum of its days plus the
-//! clicks it has without a day (from an import, in the `clicks` tree), so
-//! the flush needs no second merge per slug: the merges were most of the
-//! server's CPU under traffic spread over many links. Every count anyone
+//! for the day. A background flusher stores each round of day counts as one
+//! journal record ([`journal`]), later folded into the `daily` tree, and
+//! never reads sled to do it. A link's stored total is the sum of its days
+//! plus the clicks it has without a day (from an import, in the `clicks`
+//! tree), so the flush needs no second write per slug. Every count anyone
 //! reads is stored + pending.
 //!
 //! Links with a click limit need their absolute total on the hot path: their
@@ -26,9 +25,12 @@ use std::collections::HashMap as StdHashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 
+mod journal;
 mod round;
 #[cfg(test)]
 mod tests;
+
+pub use journal::DailyLog;
 
 use super::links::Links;
 use super::{counter, daily_key, day_from_key, StoreError};
@@ -124,7 +126,7 @@ pub enum Counted {
 /// Pending click counts and the flush that moves them into sled.
 pub struct ClickCounts {
     clicks: sled::Tree,
-    daily: sled::Tree,
+    daily: DailyLog,
     links: Links,
     totals: RwLock<HashMap<Box<[u8]>, Live>>,
     days: RwLock<HashMap<Box<[u8]>, AtomicU64>>,
@@ -141,7 +143,7 @@ fn unpoison<G>(r: Result<G, PoisonError<G>>) -> G {
 impl ClickCounts {
     /// Counters over the given trees; `links` is consulted so counts for a
     /// link deleted while its clicks were pending are dropped, not stored.
-    pub fn new(clicks: sled::Tree, daily: sled::Tree, links: Links) -> Self {
+    pub fn new(clicks: sled::Tree, daily: DailyLog, links: Links) -> Self {
         ClickCounts {
             clicks,
             daily,
@@ -161,15 +163,8 @@ impl ClickCounts {
                 counter::decode(&v).ok_or_else(|| StoreError::corrupt(slug, "click counter"))?
             }
         };
-        for item in self
-            .daily
-            .range(&*daily_key(slug, 0)..=&*daily_key(slug, u32::MAX))
-        {
-            let (_, v) = item?;
-            let n =
-                counter::decode(&v).ok_or_else(|| StoreError::corrupt(slug, "daily counter"))?;
-            total = total.saturating_add(n);
-        }
+        self.daily
+            .for_each(slug, 0, u32::MAX, |_, n| total = total.saturating_add(n))?;
         Ok(total)
     }
 
@@ -265,17 +260,11 @@ impl ClickCounts {
         let gate = unpoison(self.gate.lock());
         let len = (to.saturating_sub(from) + 1) as usize;
         let mut out = vec![0u64; len];
-        let start = daily_key(slug.as_bytes(), from);
-        let end = daily_key(slug.as_bytes(), to);
-        for item in self.daily.range(&*start..=&*end) {
-            let (k, v) = item?;
-            let day = day_from_key(&k);
-            let n = counter::decode(&v)
-                .ok_or_else(|| StoreError::corrupt(slug.as_bytes(), "daily counter"))?;
-            if let Some(slot) = day.and_then(|d| out.get_mut((d - from) as usize)) {
+        self.daily.for_each(slug.as_bytes(), from, to, |d, n| {
+            if let Some(slot) = out.get_mut((d - from) as usize) {
                 *slot += n;
             }
-        }
+        })?;
         let days = unpoison(self.days.read());
         for (day, slot) in (from..=to).zip(out.iter_mut()) {
             if let Some(n) = days.get(&*daily_key(slug.as_bytes(), day)) {
@@ -297,6 +286,27 @@ impl ClickCounts {
         Ok(out)
     }
 
+    /// Whether the stored day counts are due to be folded into `daily`.
+    pub fn fold_due(&self) -> bool {
+        self.daily.fold_due()
+    }
+
+    /// Folds the journal of day counts into `daily`. Blocking.
+    ///
+    /// # Errors
+    /// sled errors; nothing changes then.
+    pub fn fold(&self) -> Result<(), StoreError> {
+        self.daily.fold()
+    }
+
+    /// Calls `f` with each stored (not pending) day count of `slug`.
+    ///
+    /// # Errors
+    /// sled errors and damaged counters.
+    pub fn stored_days(&self, slug: &[u8], f: impl FnMut(u32, u64)) -> Result<(), StoreError> {
+        self.daily.for_each(slug, 0, u32::MAX, f)
+    }
+
     /// Drops every count of `slug`, pending and stored (the link is gone).
     ///
     /// # Errors
@@ -315,13 +325,7 @@ impl ClickCounts {
         unpoison(self.totals.write()).remove(key);
         unpoison(self.days.write()).retain(|k, _| !is_day_key_of(k, key));
         self.clicks.remove(key)?;
-        let start = daily_key(key, 0);
-        let end = daily_key(key, u32::MAX);
-        for item in self.daily.range(&*start..=&*end) {
-            let (k, _) = item?;
-            self.daily.remove(k)?;
-        }
-        Ok(())
+        self.daily.remove(key)
     }
 }
 

@@ -1,19 +1,18 @@
-//! Flush rounds: moving pending day counts into sled in small steps.
+//! Flush rounds: moving pending day counts into sled.
 //!
 //! A round takes the pending day counts out of the click maps at once, then
-//! stores them a few at a time ([`ClickCounts::flush_some`]), so a busy
-//! server's request worker never waits long behind a flush. Until a count
-//! is stored, readers still see it as pending; each stored count settles
-//! exactly that much of its link's pending total.
+//! stores them as journal records ([`ClickCounts::flush_some`], one record
+//! per call). Until a count is stored, readers still see it as pending; each
+//! stored count settles exactly that much of its link's pending total.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{counter, slug_from_day_key, unpoison, ClickCounts, StoreError};
+use super::{slug_from_day_key, unpoison, ClickCounts, StoreError};
 
 impl ClickCounts {
-    /// Merges every pending count into sled: one merge per dirty slug and
-    /// day. Returns the number of clicks stored. For shutdown and offline
-    /// use; the server drains in small steps ([`ClickCounts::flush_some`]).
+    /// Stores every pending count and folds the journal into `daily`.
+    /// Returns the number of clicks stored. For shutdown and offline
+    /// use; the server runs one round at a time ([`ClickCounts::flush_some`]).
     ///
     /// # Errors
     /// sled write errors. Counts that could not be merged stay pending.
@@ -27,6 +26,7 @@ impl ClickCounts {
         while let Some(n) = self.flush_some(usize::MAX)? {
             moved += n;
         }
+        self.daily.fold()?;
         Ok(moved)
     }
 
@@ -56,8 +56,8 @@ impl ClickCounts {
 
     /// Stores up to `max` day counts of the current round. Returns how many
     /// clicks were stored, or `None` once the round is complete (idle
-    /// counters are then dropped from memory). Small steps keep a flush from
-    /// holding the CPU (or the gate) for long on a busy server.
+    /// counters are then dropped from memory). The counts go to sled as one
+    /// journal record.
     ///
     /// # Errors
     /// sled write errors; the counts of the failed step go back to pending.
@@ -82,32 +82,37 @@ impl ClickCounts {
             return Ok(None);
         }
         let mut moved = 0;
-        let mut stored = from;
+        let mut batch = Vec::with_capacity(to - from);
         let mut failure = None;
         for (key, n) in &gate.draining[from..to] {
-            if *n > 0 {
-                let slug = slug_from_day_key(key);
-                let gone = gate.deleted.contains_key(slug)
-                    && match self.links.contains(slug) {
-                        Ok(exists) => !exists,
-                        // A damaged bucket cannot say; keeping the clicks
-                        // loses nothing, and retrying would stall every round.
-                        Err(StoreError::Corrupt { .. }) => false,
-                        Err(e) => {
-                            failure = Some(e);
-                            break;
-                        }
-                    };
-                if !gone {
-                    if let Err(e) = self.daily.merge(key, counter::encode(*n)) {
-                        failure = Some(e.into());
+            moved += n;
+            if *n == 0 {
+                continue;
+            }
+            let slug = slug_from_day_key(key);
+            let gone = gate.deleted.contains_key(slug)
+                && match self.links.contains(slug) {
+                    Ok(exists) => !exists,
+                    // A damaged bucket cannot say; keeping the clicks loses
+                    // nothing, and retrying would stall every round.
+                    Err(StoreError::Corrupt { .. }) => false,
+                    Err(e) => {
+                        failure = Some(e);
                         break;
                     }
-                }
+                };
+            if !gone {
+                batch.push((&**key, *n));
             }
-            moved += n;
-            stored += 1;
         }
+        if failure.is_none() {
+            failure = self.daily.append(&batch).err();
+        }
+        drop(batch);
+        if let Some(e) = failure {
+            return self.give_back(gate, e);
+        }
+        let stored = to;
         // Each entry's `persisted` grows by exactly what was stored for it,
         // so stored + (count - persisted) counts every click once, whichever
         // side of the swap it fell.
@@ -120,17 +125,24 @@ impl ClickCounts {
             }
         }
         gate.next = stored;
-        if let Some(e) = failure {
-            // The rest goes back to pending, for a later round.
-            let rest = gate.draining.split_off(stored);
-            let mut days = unpoison(self.days.write());
-            for (key, n) in rest {
-                days.entry(key)
-                    .or_insert_with(|| AtomicU64::new(0))
-                    .fetch_add(n, Ordering::Relaxed);
-            }
-            return Err(e);
-        }
         Ok(Some(moved))
+    }
+
+    /// Puts the rest of the round back into pending after a failed write,
+    /// for a later round.
+    fn give_back(
+        &self,
+        mut gate: std::sync::MutexGuard<'_, super::Gate>,
+        e: StoreError,
+    ) -> Result<Option<u64>, StoreError> {
+        let next = gate.next;
+        let rest = gate.draining.split_off(next);
+        let mut days = unpoison(self.days.write());
+        for (key, n) in rest {
+            days.entry(key)
+                .or_insert_with(|| AtomicU64::new(0))
+                .fetch_add(n, Ordering::Relaxed);
+        }
+        Err(e)
     }
 }
