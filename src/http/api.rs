@@ -1,8 +1,9 @@
 //! The management API under `/api/links`: create, list, read, change, delete, stats.
 //!
-//! Handlers validate what the client sent (422 for well-formed but invalid
-//! values), call the store, and answer JSON. A 201 is sent only after the
-//! new link is on disk. Auth has already been checked by the router.
+//! Handlers have what the client sent checked by [`super::wire`] (422 for
+//! well-formed but invalid values), call the store, and answer JSON. A 201 is
+//! sent only after the new link is on disk. Auth has already been checked by
+//! the router.
 
 use std::sync::Arc;
 
@@ -12,10 +13,10 @@ use hyper::{Request, Response, StatusCode};
 use serde::Serialize;
 
 use super::error::ApiError;
-use super::wire::{json, read_json, CreateRequest, LinkJson, PatchRequest};
+use super::wire::{json, read_json, CreateRequest, LinkJson, NewLink, PatchRequest};
 use super::{App, Body};
-use crate::store::{Cursor, Link, LinkPatch, StoreError, REDIRECT_STATUSES};
-use crate::{clock, slug};
+use crate::clock;
+use crate::store::{Cursor, StoreError};
 
 /// Default and largest page size of `GET /api/links`.
 const PAGE_DEFAULT: usize = 50;
@@ -37,60 +38,11 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-fn check_status(status: u16) -> Result<u16, ApiError> {
-    if REDIRECT_STATUSES.contains(&status) {
-        Ok(status)
-    } else {
-        Err(ApiError::invalid(format!(
-            "redirect_status {status} is not one of 301, 302, 307, 308"
-        )))
-    }
-}
-
-fn check_max_clicks(max: u64) -> Result<u64, ApiError> {
-    if max == 0 {
-        return Err(ApiError::invalid("max_clicks must be at least 1"));
-    }
-    Ok(max)
-}
-
-fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
-    clock::parse_rfc3339(text).map_err(|e| ApiError::invalid(format!("{field}: {e}")))
-}
-
-fn check_url(app: &App, raw: &str) -> Result<String, ApiError> {
-    app.rules
-        .check(raw)
-        .map(String::from)
-        .map_err(|e| ApiError::invalid(format!("url: {e}")))
-}
-
 /// `POST /api/links`.
 pub async fn create(app: Arc<App>, req: Request<Incoming>) -> Reply {
     let body: CreateRequest = read_json(req).await?;
-    let target = check_url(&app, &body.url)?;
-    if let Some(s) = &body.slug {
-        slug::validate(s).map_err(|e| ApiError::invalid(format!("slug: {e}")))?;
-    }
-    let now = clock::now_ms();
-    let expires_at = match &body.expires_at {
-        Some(t) => {
-            let at = parse_time("expires_at", t)?;
-            if at <= now {
-                return Err(ApiError::invalid("expires_at: must be in the future"));
-            }
-            Some(at)
-        }
-        None => None,
-    };
-    let link = Link {
-        target,
-        created_at: now,
-        expires_at,
-        max_clicks: body.max_clicks.map(check_max_clicks).transpose()?,
-        redirect_status: body.redirect_status.map(check_status).transpose()?,
-    };
-    let slug = match body.slug {
+    let NewLink { slug, link } = body.check(&app.rules, clock::now_ms())?;
+    let slug = match slug {
         Some(s) => match app.store.create(&s, &link)? {
             Ok(()) => s,
             Err(_) => {
@@ -182,28 +134,7 @@ pub async fn get(app: Arc<App>, slug: &str) -> Reply {
 /// `PATCH /api/links/{slug}`.
 pub async fn patch(app: Arc<App>, slug: &str, req: Request<Incoming>) -> Reply {
     let body: PatchRequest = read_json(req).await?;
-    let patch = LinkPatch {
-        target: match &body.url {
-            None => None,
-            Some(None) => return Err(ApiError::invalid("url: cannot be removed; send a new url")),
-            Some(Some(u)) => Some(check_url(&app, u)?),
-        },
-        // Any time is accepted here, past ones included: setting expires_at
-        // to now is how a link is switched off without deleting its stats.
-        expires_at: match &body.expires_at {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(t)) => Some(Some(parse_time("expires_at", t)?)),
-        },
-        max_clicks: match body.max_clicks {
-            None => None,
-            Some(m) => Some(m.map(check_max_clicks).transpose()?),
-        },
-        redirect_status: match body.redirect_status {
-            None => None,
-            Some(s) => Some(s.map(check_status).transpose()?),
-        },
-    };
+    let patch = body.check(&app.rules)?;
     let link = app
         .store
         .update(slug, &patch)?

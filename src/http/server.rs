@@ -46,7 +46,12 @@ pub enum ServeError {
     Flush(#[from] StoreError),
 }
 
-fn builder() -> auto::Builder<TokioExecutor> {
+/// The connection builder every accepted connection is served with: HTTP/1.1
+/// and h2c, a timer (so [`HEADER_READ_TIMEOUT`] is enforced), keep-alive, and
+/// the head and stream limits above. Public so the `router` fuzz target in
+/// `fuzz/` serves its requests exactly as the server does. Needs a tokio
+/// runtime with its timer enabled when a connection is served.
+pub fn builder() -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
         .timer(TokioTimer::new())

@@ -1,9 +1,11 @@
 //! The API's JSON: request bodies in (read with a cap), link JSON out.
 //!
 //! Reading a body checks the content type (415), stops at 64 KiB while
-//! reading (413), and parses into a strict shape (400, naming the field).
-//! Turning the parsed values into valid link settings (422) is the
-//! handlers' job in [`super::api`].
+//! reading (413), and parses into a strict shape (400, naming the field);
+//! [`CreateRequest::check`] and [`PatchRequest::check`] then turn the parsed
+//! values into valid link settings (422). Everything after the read itself
+//! ([`is_json`], [`parse_json`], the checks) is a pure function, which is
+//! what the `json_bodies` fuzz target in `fuzz/` drives.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -15,8 +17,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::error::ApiError;
 use super::{App, Body};
-use crate::clock;
-use crate::store::Link;
+use crate::store::{Link, LinkPatch, REDIRECT_STATUSES};
+use crate::target::TargetRules;
+use crate::{clock, slug};
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -66,6 +69,127 @@ where
     D: Deserializer<'de>,
 {
     T::deserialize(d).map(Some)
+}
+
+/// A checked `POST /api/links` body: what to store, and under which slug.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLink {
+    /// The custom slug, valid and not reserved; `None` asks for a generated one.
+    pub slug: Option<String>,
+    /// The link to store, created at the `now` given to [`CreateRequest::check`].
+    pub link: Link,
+}
+
+impl CreateRequest {
+    /// Checks every field and builds the link, created at `now` (Unix ms).
+    /// Fields are checked in the order url, slug, expires_at, max_clicks,
+    /// redirect_status; the first invalid one is reported.
+    ///
+    /// # Errors
+    /// 422 naming the field: a target `rules` refuse, an invalid or reserved
+    /// slug, a time that is not RFC 3339, not in the years 0000 to 9999 in
+    /// UTC or not after `now`, `max_clicks` 0, or a redirect status other
+    /// than 301, 302, 307, 308.
+    pub fn check(self, rules: &TargetRules, now: i64) -> Result<NewLink, ApiError> {
+        let target = check_url(rules, &self.url)?;
+        if let Some(s) = &self.slug {
+            slug::validate(s).map_err(|e| ApiError::invalid(format!("slug: {e}")))?;
+        }
+        let expires_at = match &self.expires_at {
+            Some(t) => {
+                let at = parse_time("expires_at", t)?;
+                if at <= now {
+                    return Err(ApiError::invalid("expires_at: must be in the future"));
+                }
+                Some(at)
+            }
+            None => None,
+        };
+        let link = Link {
+            target,
+            created_at: now,
+            expires_at,
+            max_clicks: self.max_clicks.map(check_max_clicks).transpose()?,
+            redirect_status: self.redirect_status.map(check_status).transpose()?,
+        };
+        Ok(NewLink {
+            slug: self.slug,
+            link,
+        })
+    }
+}
+
+impl PatchRequest {
+    /// Checks every present field and builds the change. Any `expires_at` is
+    /// accepted, past ones included: setting it to now is how a link is
+    /// switched off without deleting its statistics.
+    ///
+    /// # Errors
+    /// 422 naming the first invalid field, in the order url, expires_at,
+    /// max_clicks, redirect_status: `url` set to `null`, a target `rules`
+    /// refuse, a time that is not RFC 3339 or not in the years 0000 to 9999
+    /// in UTC, `max_clicks` 0, or a redirect status other than 301, 302,
+    /// 307, 308.
+    pub fn check(self, rules: &TargetRules) -> Result<LinkPatch, ApiError> {
+        Ok(LinkPatch {
+            target: match &self.url {
+                None => None,
+                Some(None) => {
+                    return Err(ApiError::invalid("url: cannot be removed; send a new url"))
+                }
+                Some(Some(u)) => Some(check_url(rules, u)?),
+            },
+            expires_at: match &self.expires_at {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(t)) => Some(Some(parse_time("expires_at", t)?)),
+            },
+            max_clicks: match self.max_clicks {
+                None => None,
+                Some(m) => Some(m.map(check_max_clicks).transpose()?),
+            },
+            redirect_status: match self.redirect_status {
+                None => None,
+                Some(s) => Some(s.map(check_status).transpose()?),
+            },
+        })
+    }
+}
+
+fn check_status(status: u16) -> Result<u16, ApiError> {
+    if REDIRECT_STATUSES.contains(&status) {
+        Ok(status)
+    } else {
+        Err(ApiError::invalid(format!(
+            "redirect_status {status} is not one of 301, 302, 307, 308"
+        )))
+    }
+}
+
+fn check_max_clicks(max: u64) -> Result<u64, ApiError> {
+    if max == 0 {
+        return Err(ApiError::invalid("max_clicks must be at least 1"));
+    }
+    Ok(max)
+}
+
+fn parse_time(field: &str, text: &str) -> Result<i64, ApiError> {
+    let at = clock::parse_rfc3339(text).map_err(|e| ApiError::invalid(format!("{field}: {e}")))?;
+    // An offset can move a time in year 0000 or 9999 out of those years in
+    // UTC, where the link JSON could no longer show it as RFC 3339.
+    if clock::parse_rfc3339(&clock::format_ms(at)) != Ok(at) {
+        return Err(ApiError::invalid(format!(
+            "{field}: '{text}' is outside the years 0000 to 9999 in UTC"
+        )));
+    }
+    Ok(at)
+}
+
+fn check_url(rules: &TargetRules, raw: &str) -> Result<String, ApiError> {
+    rules
+        .check(raw)
+        .map(String::from)
+        .map_err(|e| ApiError::invalid(format!("url: {e}")))
 }
 
 /// A link as the API shows it.
@@ -137,7 +261,17 @@ pub async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T,
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
         Err(_) => return Err(ApiError::bad_request("the request body could not be read")),
     };
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
+    parse_json(&bytes)
+}
+
+/// Parses a request body already read into memory as a JSON object of shape
+/// `T`; [`read_json`] calls it on the bytes it read.
+///
+/// # Errors
+/// 400 for bytes that are not JSON, JSON that is not an object, or an
+/// object that does not fit `T` (the detail names the field).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
     // serde would also read a struct from a JSON array; only objects fit.
     if !value.is_object() {
@@ -147,8 +281,9 @@ pub async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T,
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
-/// `application/json` or `application/<something>+json`, any parameters.
-fn is_json(ct: &[u8]) -> bool {
+/// True for a `Content-Type` value of `application/json` or
+/// `application/<something>+json`, in any case, with any parameters.
+pub fn is_json(ct: &[u8]) -> bool {
     let essence = ct
         .split(|&b| b == b';')
         .next()
@@ -167,4 +302,38 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> TargetRules {
+        TargetRules::new(None)
+    }
+
+    /// Caught by the `json_bodies` fuzz target's check that an accepted time
+    /// shows as RFC 3339: `parse_rfc3339` takes any offset, so year 9999 at
+    /// -23:59 was stored and then shown as `"@253402387139000ms"`.
+    #[test]
+    fn expires_at_outside_the_years_rfc_3339_can_show_is_refused() {
+        let body = br#"{"url":"https://a.example/","expires_at":"9999-12-31T23:59:59-23:59"}"#;
+        let create: CreateRequest = parse_json(body).unwrap();
+        let e = create.check(&rules(), 0).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(e.detail.starts_with("expires_at: "), "{}", e.detail);
+
+        let patch: PatchRequest =
+            parse_json(br#"{"expires_at":"0000-01-01T00:00:00+23:59"}"#).unwrap();
+        let e = patch.check(&rules()).unwrap_err();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // The edges themselves still fit.
+        for edge in ["0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z"] {
+            let body = format!(r#"{{"expires_at":"{edge}"}}"#);
+            let patch: PatchRequest = parse_json(body.as_bytes()).unwrap();
+            let at = patch.check(&rules()).unwrap().expires_at.unwrap().unwrap();
+            assert_eq!(clock::format_ms(at), edge);
+        }
+    }
 }
