@@ -23,7 +23,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use super::StoreError;
 
 /// Most entries a chunk holds before it is split.
-const MAX_CHUNK: usize = 128;
+const MAX_CHUNK: usize = 32;
 
 const VERSION_1: u8 = 1;
 
