@@ -206,8 +206,7 @@ impl Store {
             Some([1]) => migrate::from_v1(&db, &links, &created, &meta)?,
             Some(other) => return Err(StoreError::Schema(other.first().copied().unwrap_or(0))),
         }
-        let journal = db.open_tree("journal")?;
-        let daily = clicks::DailyLog::open(daily_tree.clone(), journal)?;
+        let daily = clicks::DailyLog::open(daily_tree.clone())?;
         let counts = ClickCounts::new(clicks_tree.clone(), daily, links.clone());
         Ok(Store {
             inner: Arc::new(Inner {
@@ -289,24 +288,35 @@ impl Store {
         Ok(())
     }
 
-    /// One round of the click flusher: stores the pending day counts as one
-    /// journal record, then folds the journal into the `daily` tree when
-    /// that is due (see `store/clicks/journal.rs`). Returns the clicks
-    /// stored. Blocking: call from a blocking context.
+    /// Begins a round of storing pending clicks, to be carried out by
+    /// [`Store::flush_clicks_step`]. Does nothing while a round is unfinished.
+    pub fn begin_click_round(&self) {
+        self.inner.counts.begin_round();
+    }
+
+    /// Stores up to `max` pending day counts of the current round as one
+    /// journal record; `None` once the round is complete.
     ///
     /// # Errors
     /// sled errors; what could not be stored stays pending.
-    pub fn click_round(&self) -> Result<u64, StoreError> {
-        let counts = &self.inner.counts;
-        counts.begin_round();
-        let mut moved = 0;
-        while let Some(n) = counts.flush_some(usize::MAX)? {
-            moved += n;
-        }
-        if counts.fold_due() {
-            counts.fold()?;
-        }
-        Ok(moved)
+    pub fn flush_clicks_step(&self, max: usize) -> Result<Option<u64>, StoreError> {
+        self.inner.counts.flush_some(max)
+    }
+
+    /// Whether a fold of the click journal into the day counters is under
+    /// way or due (see `store/clicks/journal.rs`).
+    pub fn fold_clicks_due(&self) -> bool {
+        self.inner.counts.fold_due()
+    }
+
+    /// One step of folding the click journal into the day counters: up to
+    /// `max_slugs` slugs' counts, in one atomic sled batch. False once
+    /// nothing is left to fold.
+    ///
+    /// # Errors
+    /// sled errors; the step is tried again later.
+    pub fn fold_clicks_step(&self, max_slugs: usize) -> Result<bool, StoreError> {
+        self.inner.counts.fold_step(max_slugs)
     }
 
     /// Moves pending clicks into sled (not yet fsynced); returns how many.

@@ -286,17 +286,19 @@ impl ClickCounts {
         Ok(out)
     }
 
-    /// Whether the stored day counts are due to be folded into `daily`.
+    /// Whether a fold of the journal into the day counters is under way
+    /// or due.
     pub fn fold_due(&self) -> bool {
         self.daily.fold_due()
     }
 
-    /// Folds the journal of day counts into `daily`. Blocking.
+    /// One step of folding the journal into the day counters: the counts
+    /// of up to `max_slugs` slugs. False once nothing is left to fold.
     ///
     /// # Errors
-    /// sled errors; nothing changes then.
-    pub fn fold(&self) -> Result<(), StoreError> {
-        self.daily.fold()
+    /// sled errors; the step is tried again later.
+    pub fn fold_step(&self, max_slugs: usize) -> Result<bool, StoreError> {
+        self.daily.fold_step(max_slugs)
     }
 
     /// Calls `f` with each stored (not pending) day count of `slug`.

@@ -26,7 +26,7 @@ impl ClickCounts {
         while let Some(n) = self.flush_some(usize::MAX)? {
             moved += n;
         }
-        self.daily.fold()?;
+        self.daily.fold_all()?;
         Ok(moved)
     }
 

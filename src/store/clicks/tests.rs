@@ -12,7 +12,7 @@ fn counts() -> (ClickCounts, sled::Db) {
     c.set_merge_operator(counter::add);
     d.set_merge_operator(counter::add);
     l.put(b"s", b"x");
-    let d = DailyLog::open(d, db.open_tree("journal").unwrap()).unwrap();
+    let d = DailyLog::open(d).unwrap();
     (ClickCounts::new(c, d, l), db)
 }
 
