@@ -38,10 +38,17 @@ pub fn format_ms(ms: i64) -> String {
 /// Parses an RFC 3339 time with any offset into Unix milliseconds.
 ///
 /// # Errors
-/// Returns a message saying why the text is not an RFC 3339 time.
+/// Returns a message saying why the text is not an RFC 3339 time, or that
+/// it falls outside the years 0000 to 9999 in UTC.
 pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
     let t = OffsetDateTime::parse(text, &Rfc3339)
         .map_err(|e| format!("'{text}' is not an RFC 3339 time: {e}"))?;
+    // An offset can move a time in year 0000 or 9999 out of those years in
+    // UTC, where it could no longer be shown, exported or imported.
+    let in_utc = OffsetDateTime::from_unix_timestamp_nanos(t.unix_timestamp_nanos());
+    if !in_utc.is_ok_and(|u| (0..=9999).contains(&u.year())) {
+        return Err(format!("'{text}' is outside the years 0000 to 9999 in UTC"));
+    }
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
         .map_err(|_| format!("'{text}' is out of range"))
 }
@@ -90,6 +97,12 @@ mod tests {
         assert_eq!(parse_day("2026-11-26").unwrap(), day_of(ms));
         assert_eq!(day_of(-5), 0);
         assert!(parse_rfc3339("tomorrow").is_err());
+        // Regression: the offset moved these out of 0000-9999 in UTC, and the
+        // API then showed "@<ms>ms" and exports could not be imported.
+        assert!(parse_rfc3339("9999-12-31T23:59:59-23:59").is_err());
+        assert!(parse_rfc3339("0000-01-01T00:00:00+23:59").is_err());
+        assert!(parse_rfc3339("9999-12-31T23:59:59.999Z").is_ok());
+        assert!(parse_rfc3339("0000-01-01T00:00:00Z").is_ok());
         assert!(parse_day("1969-12-31").is_err());
     }
 }
