@@ -87,8 +87,11 @@ fn store_benches(c: &mut Criterion) {
         });
         store.flush_clicks().unwrap();
 
+        // The database is kept between runs: a run's own prefix keeps its
+        // new slugs from colliding with an earlier run's.
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let fresh = || format!("new{}x{}", n, NEXT.fetch_add(1, Ordering::Relaxed));
+        let run = clock::now_ms();
+        let fresh = || format!("new{n}r{run}x{}", NEXT.fetch_add(1, Ordering::Relaxed));
         g.bench_function("create", |b| {
             b.iter(|| store.create(&fresh(), &link(0)).unwrap().unwrap())
         });

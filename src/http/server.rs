@@ -33,6 +33,13 @@ pub const CLICK_FOLD_STEP: usize = 32;
 /// Most time the flusher spends folding per tick; a fold larger than that
 /// goes on at the next tick.
 pub const CLICK_FOLD_BUDGET: Duration = Duration::from_millis(40);
+/// Once this many slug-days wait to be folded (about 100 bytes of memory
+/// each), the flusher folds for [`CLICK_FOLD_CATCH_UP`] per tick instead:
+/// under traffic spread over millions of links the fold must keep up, or
+/// the backlog would grow without bound.
+pub const CLICK_FOLD_BACKLOG: usize = 200_000;
+/// The per-tick folding time while the backlog is above [`CLICK_FOLD_BACKLOG`].
+pub const CLICK_FOLD_CATCH_UP: Duration = Duration::from_millis(150);
 /// How long shutdown waits for in-flight requests.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// A client must send its request headers within this time.
@@ -155,7 +162,7 @@ pub async fn run(
 /// Stores pending clicks every [`CLICK_FLUSH_EVERY`] as journal records of
 /// up to [`CLICK_FLUSH_STEP`] day counts, then folds the journal into the
 /// day counters in steps of [`CLICK_FOLD_STEP`] slugs for at most
-/// [`CLICK_FOLD_BUDGET`] per tick. It runs on the runtime's workers with a
+/// [`CLICK_FOLD_BUDGET`] per tick ([`CLICK_FOLD_CATCH_UP`] when it lags). It runs on the runtime's workers with a
 /// yield between steps rather than on a blocking thread: on a busy server
 /// with few cores, a blocking thread doing a whole round at once took the
 /// CPU from the request worker for milliseconds (and, with sled, kept
@@ -178,7 +185,12 @@ async fn flush_clicks_forever(app: Arc<App>) {
             }
         }
         let started = std::time::Instant::now();
-        while app.store.fold_clicks_due() && started.elapsed() < CLICK_FOLD_BUDGET {
+        let budget = if app.store.fold_clicks_backlog() > CLICK_FOLD_BACKLOG {
+            CLICK_FOLD_CATCH_UP
+        } else {
+            CLICK_FOLD_BUDGET
+        };
+        while app.store.fold_clicks_due() && started.elapsed() < budget {
             match app.store.fold_clicks_step(CLICK_FOLD_STEP) {
                 Ok(true) => tokio::task::yield_now().await,
                 Ok(false) => break,

@@ -309,6 +309,12 @@ impl Store {
         self.inner.counts.fold_due()
     }
 
+    /// Slug-days of counted clicks waiting to be folded into the day
+    /// counters; they are held in memory until then.
+    pub fn fold_clicks_backlog(&self) -> usize {
+        self.inner.counts.fold_backlog()
+    }
+
     /// One step of folding the click journal into the day counters: up to
     /// `max_slugs` slugs' counts, in one atomic sled batch. False once
     /// nothing is left to fold.

@@ -239,6 +239,12 @@ impl DailyLog {
         Ok(())
     }
 
+    /// Slug-days waiting to be folded (a fold under way counts by slug).
+    pub fn backlog(&self) -> usize {
+        let state = self.lock();
+        state.unfolded.entries + state.order.len()
+    }
+
     /// Whether a fold is under way or due.
     pub fn fold_due(&self) -> bool {
         let state = self.lock();

@@ -292,6 +292,11 @@ impl ClickCounts {
         self.daily.fold_due()
     }
 
+    /// Slug-days waiting to be folded into the day counters.
+    pub fn fold_backlog(&self) -> usize {
+        self.daily.backlog()
+    }
+
     /// One step of folding the journal into the day counters: the counts
     /// of up to `max_slugs` slugs. False once nothing is left to fold.
     ///
