@@ -7,7 +7,7 @@ How to run (from anywhere; it finds the repository from its own path):
     python3 benches/load.py                   # default mode, about 2 minutes
     python3 benches/load.py --links 1000000 --shape zipf --runs 5
     python3 benches/load.py --scale 10000000  # scale mode: 10M links (the first
-                                              # run builds them: minutes, ~2.7 GB)
+                                              # run builds them: ~10 minutes, ~16 GB)
     python3 benches/load.py --help
 
 Needs: cargo, wrk, taskset, python3 (standard library only), two CPUs, and
@@ -79,7 +79,7 @@ Data sets are reused between runs, and the redirect runs' clicks are stored
 in them: "on disk now" (scale mode) grows from run to run, "on disk after
 import" does not. Delete target/load-data/ to start from scratch (and when
 kurz's on-disk layout changes). With --links above 1M the create runs copy
-the whole data directory first (2.7 GB at 10M links).
+the whole data directory first (about 16 GB at 10M links).
 """
 
 import argparse
