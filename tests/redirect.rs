@@ -259,3 +259,21 @@ async fn h2c_prior_knowledge_is_served_too() {
     assert_eq!(clicks(&s, "two").await, 1);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn every_answer_forbids_content_sniffing() {
+    let s = start_server().await;
+    s.create(r#"{"url":"https://a.example/","slug":"ns"}"#)
+        .await;
+    let answers = [
+        s.get("/ns").await,
+        s.get("/nosuchlink").await,
+        s.get("/healthz").await,
+        s.api(Method::GET, "/api/links", None).await,
+        common::request(s.addr, Method::GET, "/api/links", &[], None).await,
+    ];
+    for r in answers {
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"), "{r:?}");
+    }
+    s.stop().await;
+}

@@ -1,22 +1,46 @@
 //! API key check for `/api/`: `Authorization: Bearer <key>` or `X-Api-Key: <key>`.
 //!
-//! The comparison runs in constant time over the key's bytes, so response
-//! timing does not reveal how much of a guess was right (only, at most,
-//! whether its length matches).
+//! The server keeps only the SHA-256 digest of its key and compares the
+//! digest of what a client presents with it in constant time: response
+//! timing reveals neither how much of a guess was right nor the key's length.
 
 use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
 use hyper::StatusCode;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 
-/// Checks the request headers against `key`.
+/// The SHA-256 digest of an API key.
+#[derive(Clone)]
+pub struct KeyDigest([u8; 32]);
+
+impl KeyDigest {
+    /// The digest of `key`.
+    pub fn of(key: &[u8]) -> KeyDigest {
+        KeyDigest(Sha256::digest(key).into())
+    }
+
+    /// Whether `key` has this digest, in time independent of both.
+    pub fn matches(&self, key: &[u8]) -> bool {
+        bool::from(KeyDigest::of(key).0.ct_eq(&self.0))
+    }
+}
+
+impl std::fmt::Debug for KeyDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not even the digest goes into logs.
+        f.write_str("KeyDigest(..)")
+    }
+}
+
+/// Checks the request headers against the key with digest `key`.
 ///
 /// # Errors
 /// 401 with `WWW-Authenticate: Bearer` when no key or a wrong key is given.
-pub fn check(headers: &HeaderMap, key: &str) -> Result<(), ApiError> {
+pub fn check(headers: &HeaderMap, key: &KeyDigest) -> Result<(), ApiError> {
     let given = presented(headers);
-    let ok = given.is_some_and(|g| bool::from(g.ct_eq(key.as_bytes())));
+    let ok = given.is_some_and(|g| key.matches(g));
     if ok {
         return Ok(());
     }
@@ -44,4 +68,19 @@ fn presented(headers: &HeaderMap) -> Option<&[u8]> {
         }
     }
     headers.get("x-api-key").map(|v| v.as_bytes().trim_ascii())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_exact_key_matches() {
+        let d = KeyDigest::of(b"0123456789abcdef");
+        assert!(d.matches(b"0123456789abcdef"));
+        assert!(!d.matches(b"0123456789abcdeF"));
+        assert!(!d.matches(b"0123456789abcde"));
+        assert!(!d.matches(b""));
+        assert_eq!(format!("{d:?}"), "KeyDigest(..)");
+    }
 }

@@ -44,6 +44,8 @@ pub struct App {
     pub settings: Settings,
     /// Target rules bound to this server's base URL.
     pub rules: TargetRules,
+    /// SHA-256 of the API key: what requests are checked against.
+    pub key_digest: auth::KeyDigest,
     /// `base_url` without a trailing slash, to append `/slug` to.
     short_prefix: String,
 }
@@ -54,6 +56,7 @@ impl App {
         let rules = TargetRules::new(Some(&settings.base_url));
         let short_prefix = settings.base_url.as_str().trim_end_matches('/').to_owned();
         App {
+            key_digest: auth::KeyDigest::of(settings.api_key.as_bytes()),
             store,
             settings,
             rules,

@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::header::{HeaderValue, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::error::ApiError;
@@ -20,6 +20,14 @@ use super::{api, auth, redirect, App, Body};
 
 /// Answers one request.
 pub async fn route(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
+    let mut resp = answer(app, req).await;
+    // No response may be sniffed into something it does not say it is.
+    resp.headers_mut()
+        .insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    resp
+}
+
+async fn answer(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     // The request log line is off by default; skip its clock and copies then.
     if !tracing::enabled!(tracing::Level::DEBUG) {
         return match dispatch(app, req).await {
@@ -69,7 +77,7 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body
         ["api", ..] => {}
         _ => return Err(ApiError::not_found(format!("nothing at {path}"))),
     }
-    auth::check(req.headers(), &app.settings.api_key)?;
+    auth::check(req.headers(), &app.key_digest)?;
     let query = uri.query();
     let method = req.method().clone();
     match (segments.as_slice(), method) {
