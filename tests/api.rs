@@ -168,19 +168,24 @@ async fn wrong_content_type_is_415_and_big_bodies_are_413() {
 #[tokio::test]
 async fn the_api_needs_the_key() {
     let s = start_server().await;
-    for (name, value) in [
+    for (i, (name, value)) in [
         (None, ""),
         (Some("authorization"), "Bearer wrong-key-0123456789"),
         (Some("authorization"), "Basic dGVzdDp0ZXN0"),
         (Some("x-api-key"), "nope"),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let h: Vec<(&str, &str)> = name.map(|n| (n, value)).into_iter().collect();
+        // Each case from its own address, clear of the brute-force guard.
+        let from = Some(std::net::IpAddr::from([127, 0, 1, i as u8]));
         for (m, p) in [
             (Method::GET, "/api/links"),
             (Method::DELETE, "/api/links/x"),
             (Method::GET, "/api/nothing"),
         ] {
-            let r = request(s.addr, m, p, &h, None).await;
+            let r = common::request_from(from, s.addr, m, p, &h, None).await;
             let detail = r.assert_problem(401);
             assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"kurz\""));
             assert!(!detail.contains(KEY));
@@ -442,5 +447,42 @@ async fn generated_slugs_follow_the_configured_length() {
     .await;
     let j = s.create(r#"{"url":"https://a.example/"}"#).await;
     assert_eq!(j["slug"].as_str().unwrap().len(), 12);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_wrong_keys_get_429_while_redirects_and_other_clients_go_on() {
+    use kurz::http::guard::MAX_FAILURES;
+    let s = start_server().await;
+    s.create(r#"{"url":"https://a.example/","slug":"bf"}"#)
+        .await;
+    let wrong = [("authorization", "Bearer not-the-key-0123456789")];
+    for _ in 0..MAX_FAILURES {
+        // Requests without any key are not guesses and are not counted.
+        request(s.addr, Method::GET, "/api/links", &[], None)
+            .await
+            .assert_problem(401);
+        let r = common::request(s.addr, Method::GET, "/api/links", &wrong, None).await;
+        r.assert_problem(401);
+    }
+    // Now even the right key from this address waits.
+    let r = s.api(Method::GET, "/api/links", None).await;
+    r.assert_problem(429);
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    // Redirects are never held back.
+    assert_eq!(s.get("/bf").await.status, 302);
+    // Another client address is not affected.
+    let key = format!("Bearer {}", common::KEY);
+    let other = common::request_from(
+        Some("127.0.0.2".parse().unwrap()),
+        s.addr,
+        Method::GET,
+        "/api/links",
+        &[("authorization", &key)],
+        None,
+    )
+    .await;
+    assert_eq!(other.status, 200);
     s.stop().await;
 }

@@ -58,6 +58,11 @@ pub fn check(headers: &HeaderMap, key: &KeyDigest) -> Result<(), ApiError> {
     })
 }
 
+/// Whether the request carries a key at all (right or wrong).
+pub fn presents_key(headers: &HeaderMap) -> bool {
+    presented(headers).is_some()
+}
+
 /// The key the client presented, if any.
 fn presented(headers: &HeaderMap) -> Option<&[u8]> {
     if let Some(v) = headers.get(AUTHORIZATION) {

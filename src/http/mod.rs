@@ -2,12 +2,13 @@
 //!
 //! [`server::run`] accepts connections and drives them; every request goes
 //! through [`router::route`], which hands redirects to [`redirect`] and the
-//! management API to [`api`] behind [`auth`]. Failures become
-//! problem+json responses in one place, [`error`].
+//! management API to [`api`] behind [`auth`] and the brute-force [`guard`].
+//! Failures become problem+json responses in one place, [`error`].
 
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod guard;
 pub mod redirect;
 pub mod router;
 pub mod server;
@@ -36,6 +37,10 @@ pub struct Settings {
     pub slug_length: usize,
 }
 
+/// The client's address, put into each request's extensions by the server.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
 /// Shared state of the service: the store and the settings.
 pub struct App {
     /// The link store.
@@ -46,6 +51,8 @@ pub struct App {
     pub rules: TargetRules,
     /// SHA-256 of the API key: what requests are checked against.
     pub key_digest: auth::KeyDigest,
+    /// Wrong keys by client address, for 429s.
+    pub guard: guard::AuthGuard,
     /// `base_url` without a trailing slash, to append `/slug` to.
     short_prefix: String,
 }
@@ -57,6 +64,7 @@ impl App {
         let short_prefix = settings.base_url.as_str().trim_end_matches('/').to_owned();
         App {
             key_digest: auth::KeyDigest::of(settings.api_key.as_bytes()),
+            guard: guard::AuthGuard::default(),
             store,
             settings,
             rules,

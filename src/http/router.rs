@@ -16,7 +16,7 @@ use hyper::header::{HeaderValue, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::error::ApiError;
-use super::{api, auth, redirect, App, Body};
+use super::{api, auth, redirect, App, Body, PeerAddr};
 
 /// Answers one request.
 pub async fn route(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
@@ -77,7 +77,19 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body
         ["api", ..] => {}
         _ => return Err(ApiError::not_found(format!("nothing at {path}"))),
     }
-    auth::check(req.headers(), &app.key_digest)?;
+    // A client that keeps sending wrong keys is refused for a while (the
+    // guard); requests without a known address (fuzzing, in-process) are not.
+    let peer = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
+    if let Some(ip) = peer {
+        app.guard.check(ip, Instant::now())?;
+    }
+    if let Err(e) = auth::check(req.headers(), &app.key_digest) {
+        // Only a wrong key is a guess; a request without one is not.
+        if let (Some(ip), true) = (peer, auth::presents_key(req.headers())) {
+            app.guard.failed(ip, Instant::now());
+        }
+        return Err(e);
+    }
     let query = uri.query();
     let method = req.method().clone();
     match (segments.as_slice(), method) {

@@ -20,7 +20,7 @@ use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use super::{router, App};
+use super::{router, App, PeerAddr};
 use crate::store::StoreError;
 
 /// How often pending clicks are stored in sled.
@@ -120,8 +120,9 @@ pub async fn run(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service = service_fn(move |req| {
+        let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             let app = app.clone();
+            req.extensions_mut().insert(PeerAddr(peer));
             async move { Ok::<_, Infallible>(router::route(app, req).await) }
         });
         let conn = builder

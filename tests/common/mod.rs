@@ -168,7 +168,27 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: Option<&[u8]>,
 ) -> Resp {
-    let stream = TcpStream::connect(addr).await.unwrap();
+    request_from(None, addr, method, path, headers, body).await
+}
+
+/// As [`request`], from the loopback address `source` (any 127.x.y.z works
+/// on Linux) when given, to act as another client.
+pub async fn request_from(
+    source: Option<std::net::IpAddr>,
+    addr: SocketAddr,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Resp {
+    let stream = match source {
+        None => TcpStream::connect(addr).await.unwrap(),
+        Some(ip) => {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(SocketAddr::new(ip, 0)).unwrap();
+            socket.connect(addr).await.unwrap()
+        }
+    };
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .unwrap();
