@@ -486,3 +486,36 @@ async fn repeated_wrong_keys_get_429_while_redirects_and_other_clients_go_on() {
     assert_eq!(other.status, 200);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_body_trickled_past_the_request_deadline_gets_408_and_the_connection_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let deadline = std::time::Duration::from_millis(500);
+    let s = start_with(Options {
+        request_deadline: Some(deadline),
+        ..Options::default()
+    })
+    .await;
+    let mut conn = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let head = format!(
+        "POST /api/links HTTP/1.1\r\nhost: kurz\r\nauthorization: Bearer {KEY}\r\n\
+         content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"url\":"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    // The server answers and closes: reading to the end must finish.
+    tokio::time::timeout(deadline * 10, conn.read_to_end(&mut answer))
+        .await
+        .expect("the server closed the connection")
+        .unwrap();
+    assert!(started.elapsed() >= deadline);
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 408"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    // Nothing was created, and the server still answers.
+    let list = s.api(Method::GET, "/api/links", None).await.json();
+    assert_eq!(list["links"].as_array().unwrap().len(), 0);
+    s.stop().await;
+}

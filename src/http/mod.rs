@@ -37,6 +37,10 @@ pub struct Settings {
     pub slug_length: usize,
 }
 
+/// Default longest time a request may take, from its head being read to its
+/// answer: a client trickling a body cannot hold a connection longer.
+pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The client's address, put into each request's extensions by the server.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub std::net::SocketAddr);
@@ -53,6 +57,9 @@ pub struct App {
     pub key_digest: auth::KeyDigest,
     /// Wrong keys by client address, for 429s.
     pub guard: guard::AuthGuard,
+    /// Longest a request may take, body included, before it is answered
+    /// 408 and its connection closed. Default [`REQUEST_DEADLINE`].
+    pub request_deadline: std::time::Duration,
     /// `base_url` without a trailing slash, to append `/slug` to.
     short_prefix: String,
 }
@@ -65,6 +72,7 @@ impl App {
         App {
             key_digest: auth::KeyDigest::of(settings.api_key.as_bytes()),
             guard: guard::AuthGuard::default(),
+            request_deadline: REQUEST_DEADLINE,
             store,
             settings,
             rules,

@@ -12,15 +12,33 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::error::ApiError;
 use super::{api, auth, redirect, App, Body, PeerAddr};
 
-/// Answers one request.
+/// Answers one request, within the app's request deadline.
 pub async fn route(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
-    let mut resp = answer(app, req).await;
+    let deadline = app.request_deadline;
+    let mut resp = match tokio::time::timeout(deadline, answer(app, req)).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            let mut resp = ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request did not complete within {} s",
+                    deadline.as_secs()
+                ),
+            )
+            .into_response();
+            // What is left of a half-sent body cannot be told from the next
+            // request: the connection must end.
+            resp.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            resp
+        }
+    };
     // No response may be sniffed into something it does not say it is.
     resp.headers_mut()
         .insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -36,6 +36,7 @@ pub struct Options {
     pub redirect_status: u16,
     pub slug_length: usize,
     pub base_url: Option<String>,
+    pub request_deadline: Option<std::time::Duration>,
 }
 
 impl Default for Options {
@@ -44,6 +45,7 @@ impl Default for Options {
             redirect_status: 302,
             slug_length: 7,
             base_url: None,
+            request_deadline: None,
         }
     }
 }
@@ -79,7 +81,11 @@ pub async fn start_in(data: &Path, opts: Options) -> TestServer {
         redirect_status: opts.redirect_status,
         slug_length: opts.slug_length,
     };
-    let app = Arc::new(App::new(store, settings));
+    let mut app = App::new(store, settings);
+    if let Some(d) = opts.request_deadline {
+        app.request_deadline = d;
+    }
+    let app = Arc::new(app);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(server::run(listener, app, async move {
         let _ = rx.await;
