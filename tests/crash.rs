@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 
 use real_binary::{api, Conn, Server};
 
-/// Kill-and-restart rounds; with the delays below the test stays well
-/// under half a minute on a 2-core machine.
-const ROUNDS: usize = 5;
+/// Kill-and-restart rounds (the reliability issue asks for 20); every
+/// restart re-checks every link acknowledged so far, so the test takes about
+/// a minute in a debug build on a 2-core machine.
+const ROUNDS: usize = 20;
 /// Concurrent writers, each on its own keep-alive connection.
 const WRITERS: usize = 8;
 /// Threads checking acknowledged links after a restart.
