@@ -78,6 +78,10 @@ pub enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Read everything stored and compare it with the bookkeeping kept on
+    /// every create and delete; exits 0 only when nothing is missing or
+    /// damaged.
+    Check,
     /// Read links from a JSON Lines export; existing slugs are reported and skipped.
     Import {
         /// The export file, or - for standard input.

@@ -99,7 +99,33 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
         }
         Command::Export { output } => export(data, output.as_deref()),
         Command::Import { file } => import(data, &file),
+        Command::Check => check(data),
     }
+}
+
+fn check(data: &Path) -> Result<ExitCode, CommandError> {
+    let store = open(data)?;
+    let report = store.check()?;
+    if report.is_clean() {
+        println!(
+            "ok: {} links, every record readable and matching the bookkeeping",
+            report.links
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for problem in &report.problems {
+        println!("problem: {problem}");
+    }
+    let expected = report
+        .expected
+        .map_or_else(|| "an unknown number".to_owned(), |n| n.to_string());
+    eprintln!(
+        "kurz check: {} problem(s); {} of {expected} links readable. Restore from a backup \
+         (README, Backups) or export what is readable with `kurz export`.",
+        report.problems.len(),
+        report.links
+    );
+    Ok(ExitCode::FAILURE)
 }
 
 fn open(data: &Path) -> Result<Store, CommandError> {

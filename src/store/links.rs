@@ -2,15 +2,61 @@
 //!
 //! A slug's bucket is the low [`BUCKET_BITS`] bits of its FNV-1a hash, so
 //! sled holds at most 2^20 keys however many links there are: ~1 link per
-//! key up to a million links, ~10 per key (about 1 KB) at 10 million. Every
-//! change is a compare-and-swap of the whole bucket, retried on conflict, so
-//! two writers to one bucket never lose each other's entries. The layout of
-//! a bucket is in [`super::bucket`].
+//! key up to a million links, ~10 per key (about 1 KB) at 10 million.
+//! Changes are serialized and rewrite the whole bucket. The layout of a
+//! bucket is in [`super::bucket`].
+//!
+//! sled 0.34 can open a damaged file without an error and silently drop the
+//! keys it cannot read, so `meta` keeps bookkeeping that reveals loss: the
+//! number of links and an order-independent checksum of their slugs,
+//! changed in the same transaction as the bucket that gains or loses a link.
+//! [`Links::audit`] recounts what is really there.
 
-use sled::IVec;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sha2::{Digest, Sha256};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::{IVec, Transactional};
 
 use super::bucket::{self, BucketError};
 use super::{Link, StoreError};
+
+/// Key in `meta` of the bookkeeping: link count (u64 LE) ‖ XOR of the
+/// first 16 bytes of SHA-256 of every slug.
+const BOOK_KEY: &[u8] = b"links.book";
+
+/// What the bookkeeping says is stored: how many links, and an
+/// order-independent checksum of their slugs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Book {
+    /// Number of links.
+    pub count: u64,
+    /// XOR of the first 16 bytes of SHA-256 of each slug.
+    pub sum: [u8; 16],
+}
+
+impl Book {
+    fn encode(&self) -> [u8; 24] {
+        let mut out = [0u8; 24];
+        out[..8].copy_from_slice(&self.count.to_le_bytes());
+        out[8..].copy_from_slice(&self.sum);
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Book> {
+        let count = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+        let sum = bytes.get(8..24)?.try_into().ok()?;
+        (bytes.len() == 24).then_some(Book { count, sum })
+    }
+
+    /// Adds (or, XOR being its own inverse, removes) `slug` from the sum.
+    fn toggle(&mut self, slug: &[u8]) {
+        let digest = Sha256::digest(slug);
+        for (s, d) in self.sum.iter_mut().zip(digest.iter()) {
+            *s ^= d;
+        }
+    }
+}
 
 /// How many low bits of the slug's hash pick its bucket. Part of the on-disk
 /// layout (schema 2): changing it needs a migration.
@@ -38,16 +84,104 @@ fn decode(slug: &[u8], record: &[u8]) -> Result<Link, StoreError> {
     Link::decode(record).map_err(|e| StoreError::corrupt(slug, &format!("record ({e})")))
 }
 
-/// Handle on the `buckets` tree. Cheap to clone.
+/// Handle on the `buckets` tree and its bookkeeping in `meta`. Cheap to
+/// clone.
 #[derive(Clone)]
 pub struct Links {
     tree: sled::Tree,
+    meta: sled::Tree,
+    /// Serializes every change of a bucket: a change reads its bucket, and
+    /// one that adds or removes a link also reads and writes the
+    /// bookkeeping, which every such change shares. This process holds the
+    /// data directory's lock, so a std mutex (never held across an
+    /// `.await`) is enough for both to be exact.
+    writer: Arc<Mutex<()>>,
 }
 
 impl Links {
-    /// Links over `tree`.
-    pub fn new(tree: sled::Tree) -> Links {
-        Links { tree }
+    /// Links over `tree`, with their bookkeeping in `meta`.
+    pub fn new(tree: sled::Tree, meta: sled::Tree) -> Links {
+        Links {
+            tree,
+            meta,
+            writer: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// What the bookkeeping says; `None` when there is none (a data
+    /// directory from before it) or it is damaged.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn book(&self) -> Result<Option<Book>, StoreError> {
+        Ok(self.meta.get(BOOK_KEY)?.and_then(|v| Book::decode(&v)))
+    }
+
+    /// Sets the bookkeeping to what the buckets hold now (readable entries
+    /// only): for data directories from before it, and after a repair.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn rebuild_book(&self) -> Result<Book, StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut book = Book::default();
+        for item in self.tree.iter() {
+            let (_, b) = item?;
+            for (slug, _) in bucket::entries(&b)
+                .into_iter()
+                .flatten()
+                .map_while(Result::ok)
+            {
+                book.count += 1;
+                book.toggle(slug);
+            }
+        }
+        self.meta.insert(BOOK_KEY, &book.encode())?;
+        Ok(book)
+    }
+
+    /// Walks every bucket: what is really stored, the slugs of records
+    /// that do not decode, and a description of each damaged or misplaced
+    /// bucket.
+    ///
+    /// # Errors
+    /// sled errors while walking.
+    pub fn audit(&self) -> Result<Audit, StoreError> {
+        let mut audit = Audit::default();
+        for item in self.tree.iter() {
+            let (key, b) = item?;
+            let entries = match bucket::entries(&b) {
+                Ok(e) => e,
+                Err(e) => {
+                    audit
+                        .damaged
+                        .push(format!("bucket {:02x?}: {e}", key.as_ref()));
+                    continue;
+                }
+            };
+            for entry in entries {
+                match entry {
+                    Ok((slug, record)) => {
+                        audit.found.count += 1;
+                        audit.found.toggle(slug);
+                        let name = String::from_utf8_lossy(slug).into_owned();
+                        if bucket_key(slug) != key.as_ref() {
+                            audit
+                                .damaged
+                                .push(format!("link '{name}' is in the wrong bucket"));
+                        }
+                        if let Err(e) = Link::decode(record) {
+                            audit.undecodable.push(format!("{name}: {e}"));
+                        }
+                    }
+                    Err(e) => audit.damaged.push(format!(
+                        "bucket {:02x?}: {e}; its later entries are unreadable",
+                        key.as_ref()
+                    )),
+                }
+            }
+        }
+        Ok(audit)
     }
 
     /// The stored record bytes of `slug`.
@@ -83,35 +217,63 @@ impl Links {
 
     /// Runs `change` on the record bytes of `slug` (`None`: absent) and
     /// stores what it returns (`None`: remove), atomically with respect to
-    /// every other change of the bucket. `change` may run more than once.
-    /// Returns the record bytes `change` saw on the run that was stored;
-    /// when `change` returns `Err`, nothing is stored and that is returned.
+    /// every other change. A change that adds or removes the link updates
+    /// the bookkeeping in the same sled transaction, so a crash leaves both
+    /// or neither. Returns the record bytes `change` saw; when `change`
+    /// returns `Err`, nothing is stored and that is returned.
     fn change<E>(
         &self,
         slug: &[u8],
-        mut change: impl FnMut(Option<&[u8]>) -> Result<Option<Vec<u8>>, E>,
+        change: impl FnOnce(Option<&[u8]>) -> Result<Option<Vec<u8>>, E>,
     ) -> Result<Result<Option<Vec<u8>>, E>, StoreError> {
         let key = bucket_key(slug);
-        loop {
-            let old: Option<IVec> = self.tree.get(key)?;
-            let current = match &old {
-                None => None,
-                Some(b) => bucket::find(b, slug).map_err(|e| damaged(slug, &e))?,
-            };
-            let record = match change(current) {
-                Ok(record) => record,
-                Err(e) => return Ok(Err(e)),
-            };
-            if record.is_none() && current.is_none() {
-                return Ok(Ok(None));
-            }
-            let new = bucket::with(old.as_deref(), slug, record.as_deref())
-                .map_err(|e| damaged(slug, &e))?;
-            let seen = current.map(<[u8]>::to_vec);
-            if self.tree.compare_and_swap(key, old, new)?.is_ok() {
-                return Ok(Ok(seen));
-            }
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let old: Option<IVec> = self.tree.get(key)?;
+        let current = match &old {
+            None => None,
+            Some(b) => bucket::find(b, slug).map_err(|e| damaged(slug, &e))?,
+        };
+        let record = match change(current) {
+            Ok(record) => record,
+            Err(e) => return Ok(Err(e)),
+        };
+        if record.is_none() && current.is_none() {
+            return Ok(Ok(None));
         }
+        let new =
+            bucket::with(old.as_deref(), slug, record.as_deref()).map_err(|e| damaged(slug, &e))?;
+        if current.is_some() == record.is_some() {
+            // Same set of slugs: the bookkeeping does not change.
+            match new {
+                Some(n) => self.tree.insert(key, n)?,
+                None => self.tree.remove(key)?,
+            };
+        } else {
+            (&self.tree, &self.meta)
+                .transaction(|(tree, meta)| {
+                    match &new {
+                        Some(n) => tree.insert(&key[..], n.as_slice())?,
+                        None => tree.remove(&key[..])?,
+                    };
+                    let mut book = meta
+                        .get(BOOK_KEY)?
+                        .and_then(|v| Book::decode(&v))
+                        .unwrap_or_default();
+                    book.count = if record.is_some() {
+                        book.count + 1
+                    } else {
+                        book.count.saturating_sub(1)
+                    };
+                    book.toggle(slug);
+                    meta.insert(BOOK_KEY, &book.encode())?;
+                    Ok::<(), ConflictableTransactionError<StoreError>>(())
+                })
+                .map_err(|e| match e {
+                    TransactionError::Abort(e) => e,
+                    TransactionError::Storage(e) => StoreError::from(e),
+                })?;
+        }
+        Ok(Ok(current.map(<[u8]>::to_vec)))
     }
 
     /// Stores `record` under `slug` unless the slug is taken; when it is,
@@ -138,7 +300,7 @@ impl Links {
     pub fn update(
         &self,
         slug: &[u8],
-        mut patch: impl FnMut(&mut Link),
+        patch: impl FnOnce(&mut Link),
     ) -> Result<Option<Link>, StoreError> {
         let mut result = None;
         let outcome = self.change(slug, |current| {
@@ -225,4 +387,15 @@ mod tests {
         assert_eq!(bucket_key(b"a"), 0x0002_30c0_u32.to_be_bytes());
         assert_eq!(bucket_key(b"abc"), 0x000e_f552_u32.to_be_bytes());
     }
+}
+
+/// What [`Links::audit`] found.
+#[derive(Debug, Default)]
+pub struct Audit {
+    /// Count and checksum of the readable entries.
+    pub found: Book,
+    /// Records that did not decode: "slug: why".
+    pub undecodable: Vec<String>,
+    /// Damaged or misplaced buckets and entries.
+    pub damaged: Vec<String>,
 }

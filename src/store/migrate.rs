@@ -31,6 +31,7 @@ pub fn from_v1(
     // Leftovers of an interrupted upgrade.
     db.open_tree("buckets")?.clear()?;
     db.open_tree("created")?.clear()?;
+    links.rebuild_book()?;
     for item in old_links.iter() {
         let (slug, record) = item?;
         // Slugs were unique keys of the old tree, so this never finds one taken.

@@ -9,6 +9,7 @@
 
 pub mod bucket;
 mod cache;
+mod check;
 mod clicks;
 mod counter;
 mod created;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 pub use cache::CachedLink;
+pub use check::CheckReport;
 pub use clicks::Counted;
 pub use list::{Cursor, Page};
 pub use record::{Link, RecordError};
@@ -191,11 +193,11 @@ impl Store {
             .cache_capacity(cache_bytes / 2)
             .flush_every_ms(Some(500))
             .open()?;
-        let links = Links::new(db.open_tree("buckets")?);
+        let meta = db.open_tree("meta")?;
+        let links = Links::new(db.open_tree("buckets")?, meta.clone());
         let created = CreatedIndex::new(db.open_tree("created")?);
         let clicks_tree = db.open_tree("clicks")?;
         let daily_tree = db.open_tree("daily")?;
-        let meta = db.open_tree("meta")?;
         clicks_tree.set_merge_operator(counter::add);
         daily_tree.set_merge_operator(counter::add);
         match meta.get("schema")?.as_deref() {
@@ -205,6 +207,10 @@ impl Store {
             Some([SCHEMA]) => {}
             Some([1]) => migrate::from_v1(&db, &links, &created, &meta)?,
             Some(other) => return Err(StoreError::Schema(other.first().copied().unwrap_or(0))),
+        }
+        if links.book()?.is_none() {
+            // A data directory from before the bookkeeping, or a new one.
+            links.rebuild_book()?;
         }
         let daily = clicks::DailyLog::open(daily_tree.clone())?;
         let counts = ClickCounts::new(clicks_tree.clone(), daily, links.clone());
