@@ -128,3 +128,66 @@ fn imported_clicks_without_days_add_to_the_day_buckets() {
     let out: Vec<_> = store.export().map(Result::unwrap).collect();
     assert_eq!(out, vec![rec]);
 }
+
+#[tokio::test]
+async fn a_lost_link_found_by_the_startup_check_makes_healthz_degraded() {
+    let s = start_server().await;
+    for i in 0..20 {
+        s.create(&format!(
+            r#"{{"url":"https://a.example/{i}","slug":"k{i}"}}"#
+        ))
+        .await;
+    }
+    let dir = s.stop().await.unwrap();
+    {
+        // What sled does with a page it cannot read: the key is gone.
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let buckets = db.open_tree("buckets").unwrap();
+        let (key, b) = buckets.iter().next().unwrap().unwrap();
+        let lost: Vec<String> = bucket::entries(&b)
+            .unwrap()
+            .map(|e| String::from_utf8_lossy(e.unwrap().0).into_owned())
+            .collect();
+        assert!(!lost.is_empty());
+        buckets.remove(key).unwrap();
+        db.flush().unwrap();
+    }
+    let s = start_in(dir.path(), Options::default()).await;
+    let started = std::time::Instant::now();
+    let health = loop {
+        let r = s.get("/healthz").await;
+        if r.status != 200 || started.elapsed() > std::time::Duration::from_secs(10) {
+            break r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(health.status, 503, "{}", health.text());
+    assert!(health.text().starts_with("degraded: "), "{}", health.text());
+    assert!(health.text().contains("missing"), "{}", health.text());
+    // Redirects of what is left keep working.
+    let served = still_redirecting(&s).await;
+    assert!(served >= 1);
+    s.stop().await;
+}
+
+/// How many of k0..k19 still redirect.
+async fn still_redirecting(s: &common::TestServer) -> usize {
+    let mut n = 0;
+    for i in 0..20 {
+        if s.get(&format!("/k{i}")).await.status == 302 {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[tokio::test]
+async fn an_intact_store_stays_healthy_after_the_startup_check() {
+    let s = start_server().await;
+    s.create(r#"{"url":"https://a.example/","slug":"fine"}"#)
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let r = s.get("/healthz").await;
+    assert_eq!((r.status.as_u16(), r.text()), (200, "ok\n".to_owned()));
+    s.stop().await;
+}

@@ -60,6 +60,9 @@ pub struct App {
     /// Longest a request may take, body included, before it is answered
     /// 408 and its connection closed. Default [`REQUEST_DEADLINE`].
     pub request_deadline: std::time::Duration,
+    /// Why the server is degraded (the integrity check failed); `None`
+    /// while all is well. `/healthz` answers 503 with it.
+    degraded: std::sync::RwLock<Option<String>>,
     /// `base_url` without a trailing slash, to append `/slug` to.
     short_prefix: String,
 }
@@ -73,11 +76,28 @@ impl App {
             key_digest: auth::KeyDigest::of(settings.api_key.as_bytes()),
             guard: guard::AuthGuard::default(),
             request_deadline: REQUEST_DEADLINE,
+            degraded: std::sync::RwLock::new(None),
             store,
             settings,
             rules,
             short_prefix,
         }
+    }
+
+    /// Why the server is degraded, if it is.
+    pub fn degraded(&self) -> Option<String> {
+        self.degraded
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Marks the server degraded for `reason` (shown by `/healthz`).
+    pub fn set_degraded(&self, reason: String) {
+        *self
+            .degraded
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
     }
 
     /// The short URL of `slug`.

@@ -83,7 +83,14 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body
                     "kurz: a URL shortener. API under /api/links\n",
                 )
             }),
-            "healthz" => only_get(is_get || is_head).map(|()| text(StatusCode::OK, "ok\n")),
+            "healthz" => only_get(is_get || is_head).map(|()| match app.degraded() {
+                None => text(StatusCode::OK, "ok\n"),
+                Some(why) => {
+                    let mut resp = text(StatusCode::SERVICE_UNAVAILABLE, "");
+                    *resp.body_mut() = Full::new(Bytes::from(format!("degraded: {why}\n")));
+                    resp
+                }
+            }),
             "api" => Err(ApiError::not_found("see /api/links")),
             slug if is_get || is_head => redirect::follow(&app, slug, is_get),
             _ => Err(ApiError::method_not_allowed("GET, HEAD")),

@@ -95,6 +95,8 @@ pub async fn run(
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let flusher = tokio::spawn(flush_clicks_forever(app.clone()));
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let checker = tokio::spawn(check_integrity(app.clone(), stopping.clone()));
     tokio::pin!(shutdown);
 
     loop {
@@ -149,15 +151,58 @@ pub async fn run(
         );
     }
     flusher.abort();
-    // Wait for the aborted task to drop its handle on the store, so the
+    stopping.store(true, std::sync::atomic::Ordering::Relaxed);
+    // Wait for both tasks to drop their handles on the store, so the
     // database is really closed when `run` returns.
     let _ = flusher.await;
+    let _ = checker.await;
     let store = app.store.clone();
     tokio::task::spawn_blocking(move || store.flush_all())
         .await
         .map_err(|_| StoreError::TaskFailed)??;
     tracing::info!("all clicks and links flushed to disk");
     Ok(())
+}
+
+/// Checks the whole store once, in the background, right after start (so
+/// start-up stays fast): a failure is logged loudly and `/healthz` answers
+/// 503 `degraded` with the reason; redirects go on. Stops early when
+/// `stopping` is set.
+async fn check_integrity(app: Arc<App>, stopping: Arc<std::sync::atomic::AtomicBool>) {
+    let store = app.store.clone();
+    let stop = stopping.clone();
+    let started = std::time::Instant::now();
+    let report = tokio::task::spawn_blocking(move || {
+        store.check_until(&|| stop.load(std::sync::atomic::Ordering::Relaxed))
+    })
+    .await;
+    let reason = match report {
+        Ok(Ok(r)) if r.stopped => return,
+        Ok(Ok(r)) if r.is_clean() => {
+            tracing::info!(
+                links = r.links,
+                seconds = started.elapsed().as_secs_f64(),
+                "integrity check passed"
+            );
+            return;
+        }
+        Ok(Ok(r)) => {
+            for problem in &r.problems {
+                tracing::error!(%problem, "INTEGRITY CHECK FAILED");
+            }
+            format!(
+                "integrity check found {} problem(s), first: {}; stop kurz and run `kurz check`",
+                r.problems.len(),
+                r.problems.first().map_or("", String::as_str)
+            )
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "INTEGRITY CHECK COULD NOT RUN");
+            format!("the integrity check could not run: {e}")
+        }
+        Err(_) => "the integrity check crashed".to_owned(),
+    };
+    app.set_degraded(reason);
 }
 
 /// Stores pending clicks every [`CLICK_FLUSH_EVERY`] as journal records of

@@ -142,13 +142,22 @@ impl Links {
 
     /// Walks every bucket: what is really stored, the slugs of records
     /// that do not decode, and a description of each damaged or misplaced
-    /// bucket.
+    /// bucket. Stops early once `stop` says so.
     ///
     /// # Errors
     /// sled errors while walking.
-    pub fn audit(&self) -> Result<Audit, StoreError> {
+    ///
+    /// With `exclusive`, no link is added or removed during the walk, so
+    /// what it found and the bookkeeping it reads at the end are exact;
+    /// without, changes made meanwhile can make them differ.
+    pub fn audit(&self, stop: &dyn Fn() -> bool, exclusive: bool) -> Result<Audit, StoreError> {
+        let _writer = exclusive.then(|| self.writer.lock().unwrap_or_else(PoisonError::into_inner));
         let mut audit = Audit::default();
         for item in self.tree.iter() {
+            if stop() {
+                audit.stopped = true;
+                break;
+            }
             let (key, b) = item?;
             let entries = match bucket::entries(&b) {
                 Ok(e) => e,
@@ -181,6 +190,7 @@ impl Links {
                 }
             }
         }
+        audit.book = self.book()?;
         Ok(audit)
     }
 
@@ -398,4 +408,8 @@ pub struct Audit {
     pub undecodable: Vec<String>,
     /// Damaged or misplaced buckets and entries.
     pub damaged: Vec<String>,
+    /// The walk was stopped before the end.
+    pub stopped: bool,
+    /// The bookkeeping, read after the walk.
+    pub book: Option<Book>,
 }
