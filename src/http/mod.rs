@@ -37,8 +37,8 @@ pub struct Settings {
     pub slug_length: usize,
 }
 
-/// Default longest time a request may take, from its head being read to its
-/// answer: a client trickling a body cannot hold a connection longer.
+/// Default longest time an API request may take, from its head being read
+/// to its answer: a client trickling a body cannot hold a connection longer.
 pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The client's address, put into each request's extensions by the server.
@@ -57,8 +57,9 @@ pub struct App {
     pub key_digest: auth::KeyDigest,
     /// Wrong keys by client address, for 429s.
     pub guard: guard::AuthGuard,
-    /// Longest a request may take, body included, before it is answered
-    /// 408 and its connection closed. Default [`REQUEST_DEADLINE`].
+    /// Longest an API request may take, body included, before it is
+    /// answered 408 and its connection closed (redirects never wait).
+    /// Default [`REQUEST_DEADLINE`].
     pub request_deadline: std::time::Duration,
     /// Why the server is degraded (the integrity check failed); `None`
     /// while all is well. `/healthz` answers 503 with it.

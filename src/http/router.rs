@@ -18,31 +18,28 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::error::ApiError;
 use super::{api, auth, redirect, App, Body, PeerAddr};
 
-/// Answers one request, within the app's request deadline.
+/// Answers one request.
 pub async fn route(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
-    let deadline = app.request_deadline;
-    let mut resp = match tokio::time::timeout(deadline, answer(app, req)).await {
-        Ok(resp) => resp,
-        Err(_) => {
-            let mut resp = ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the request did not complete within {} s",
-                    deadline.as_secs()
-                ),
-            )
-            .into_response();
-            // What is left of a half-sent body cannot be told from the next
-            // request: the connection must end.
-            resp.headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
-            resp
-        }
-    };
+    let mut resp = answer(app, req).await;
     // No response may be sniffed into something it does not say it is.
     resp.headers_mut()
         .insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     resp
+}
+
+/// 408 for a request past the app's deadline. What is left of a half-sent
+/// body cannot be told from a next request, so the connection must end.
+fn too_slow(deadline: std::time::Duration) -> ApiError {
+    ApiError {
+        header: Some((CONNECTION, HeaderValue::from_static("close"))),
+        ..ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request did not complete within {} s",
+                deadline.as_secs()
+            ),
+        )
+    }
 }
 
 async fn answer(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
@@ -117,18 +114,26 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body
     }
     let query = uri.query();
     let method = req.method().clone();
-    match (segments.as_slice(), method) {
-        (["api", "links"], Method::GET) => api::list(app, query).await,
-        (["api", "links"], Method::POST) => api::create(app, req).await,
-        (["api", "links"], _) => Err(ApiError::method_not_allowed("GET, POST")),
-        (["api", "links", slug], Method::GET) => api::get(app, slug).await,
-        (["api", "links", slug], Method::PATCH) => api::patch(app, slug, req).await,
-        (["api", "links", slug], Method::DELETE) => api::delete(app, slug).await,
-        (["api", "links", _], _) => Err(ApiError::method_not_allowed("GET, PATCH, DELETE")),
-        (["api", "links", slug, "stats"], Method::GET) => api::stats(app, slug, query).await,
-        (["api", "links", _, "stats"], _) => Err(ApiError::method_not_allowed("GET")),
-        _ => Err(ApiError::not_found(format!("no API route at {path}"))),
-    }
+    // Only the API reads bodies and waits on the store, so only it has a
+    // deadline: a redirect never waits, and needs no timer.
+    let deadline = app.request_deadline;
+    let handle = async move {
+        match (segments.as_slice(), method) {
+            (["api", "links"], Method::GET) => api::list(app, query).await,
+            (["api", "links"], Method::POST) => api::create(app, req).await,
+            (["api", "links"], _) => Err(ApiError::method_not_allowed("GET, POST")),
+            (["api", "links", slug], Method::GET) => api::get(app, slug).await,
+            (["api", "links", slug], Method::PATCH) => api::patch(app, slug, req).await,
+            (["api", "links", slug], Method::DELETE) => api::delete(app, slug).await,
+            (["api", "links", _], _) => Err(ApiError::method_not_allowed("GET, PATCH, DELETE")),
+            (["api", "links", slug, "stats"], Method::GET) => api::stats(app, slug, query).await,
+            (["api", "links", _, "stats"], _) => Err(ApiError::method_not_allowed("GET")),
+            _ => Err(ApiError::not_found(format!("no API route at {path}"))),
+        }
+    };
+    tokio::time::timeout(deadline, handle)
+        .await
+        .unwrap_or_else(|_| Err(too_slow(deadline)))
 }
 
 fn only_get(ok: bool) -> Result<(), ApiError> {
