@@ -144,6 +144,36 @@ fn day_from_key(key: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(tail))
 }
 
+/// How long [`open_sled`] waits for a just-closed database in this process
+/// to let go of sled's own file lock.
+const SLED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Opens sled at `path`. We hold `kurz.lock`, so no other process has this
+/// database; if sled's own file lock is still taken, it is by a `Db` of this
+/// process that was just dropped and whose background threads have not yet
+/// let go (found by the store model fuzz target: close, then reopen at once).
+/// That passes within milliseconds, so wait for it rather than fail.
+fn open_sled(path: &Path, cache_capacity: u64) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_capacity)
+            .flush_every_ms(Some(500))
+            .open()
+        {
+            // sled 0.34.7 reports its lock as an `Other` I/O error with this text.
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < SLED_LOCK_WAIT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 struct Inner {
     db: sled::Db,
     links: Links,
@@ -188,11 +218,7 @@ impl Store {
             Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(dir.into())),
             Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
         }
-        let db = sled::Config::new()
-            .path(dir.join("db"))
-            .cache_capacity(cache_bytes / 2)
-            .flush_every_ms(Some(500))
-            .open()?;
+        let db = open_sled(&dir.join("db"), cache_bytes / 2)?;
         let meta = db.open_tree("meta")?;
         let links = Links::new(db.open_tree("buckets")?, meta.clone());
         let created = CreatedIndex::new(db.open_tree("created")?);
