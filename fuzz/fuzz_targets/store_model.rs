@@ -1,0 +1,143 @@
+//! Random operations on a real `Store` in a temporary directory, side by
+//! side with a `BTreeMap` model, compared after every step.
+//!
+//! The input is a list of operations on 16 slugs: create, click, patch,
+//! delete, flush, and reopen (a graceful stop and a new open of the same
+//! directory). Invariants checked after each one:
+//! - create succeeds exactly when the model has no such slug;
+//! - every slug reads back as the model has it (target, or absent), and its
+//!   click total is the model's exact count, pending clicks included;
+//! - the number of links is the model's, a listing holds exactly the
+//!   model's slugs, and `Store::check` finds nothing wrong.
+
+#![no_main]
+
+use std::collections::BTreeMap;
+
+use kurz::store::{ClickOutcome, Link, LinkPatch, Store};
+use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Create { slug: u8, target: u8 },
+    Click { slug: u8 },
+    Patch { slug: u8, target: u8 },
+    Delete { slug: u8 },
+    Flush,
+    Reopen,
+}
+
+const CACHE: u64 = 1 << 20;
+
+fn slug(n: u8) -> String {
+    format!("s{}", n % 16)
+}
+
+fn target(n: u8) -> String {
+    format!("https://e.example/{n}")
+}
+
+fn link(t: u8) -> Link {
+    Link {
+        target: target(t),
+        created_at: 1_700_000_000_000,
+        expires_at: None,
+        max_clicks: None,
+        redirect_status: None,
+    }
+}
+
+fuzz_target!(|ops: Vec<Op>| {
+    if ops.len() > 64 {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut store = Store::open(dir.path(), CACHE).expect("open");
+    // slug -> (target, clicks)
+    let mut model: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    let now = 1_800_000_000_000;
+    for op in &ops {
+        match *op {
+            Op::Create { slug: s, target: t } => {
+                let s = slug(s);
+                let created = store.create(&s, &link(t)).expect("create");
+                assert_eq!(created.is_ok(), !model.contains_key(&s), "create {s}");
+                model.entry(s).or_insert((target(t), 0));
+            }
+            Op::Click { slug: s } => {
+                let s = slug(s);
+                match store.resolve(&s).expect("resolve") {
+                    Some(cached) => {
+                        let entry = model.get_mut(&s).expect("resolved a slug the model lacks");
+                        assert_eq!(
+                            store.click(&s, &cached, now).expect("click"),
+                            ClickOutcome::Counted
+                        );
+                        entry.1 += 1;
+                    }
+                    None => assert!(!model.contains_key(&s), "{s} did not resolve"),
+                }
+            }
+            Op::Patch { slug: s, target: t } => {
+                let s = slug(s);
+                let patch = LinkPatch {
+                    target: Some(target(t)),
+                    ..LinkPatch::default()
+                };
+                let updated = store.update(&s, &patch).expect("update");
+                assert_eq!(updated.is_some(), model.contains_key(&s), "patch {s}");
+                if let Some(entry) = model.get_mut(&s) {
+                    entry.0 = target(t);
+                }
+            }
+            Op::Delete { slug: s } => {
+                let s = slug(s);
+                assert_eq!(
+                    store.delete(&s).expect("delete"),
+                    model.remove(&s).is_some(),
+                    "delete {s}"
+                );
+            }
+            Op::Flush => store.flush_all().expect("flush"),
+            Op::Reopen => {
+                store.flush_all().expect("flush");
+                drop(store);
+                store = Store::open(dir.path(), CACHE).expect("reopen");
+            }
+        }
+        for n in 0..16 {
+            let s = slug(n);
+            let got = store.get(&s).expect("get").map(|l| l.target);
+            assert_eq!(
+                got.as_ref(),
+                model.get(&s).map(|m| &m.0),
+                "{s} after {op:?}"
+            );
+            if let Some((_, clicks)) = model.get(&s) {
+                assert_eq!(
+                    store.clicks(&s).expect("clicks"),
+                    *clicks,
+                    "{s} after {op:?}"
+                );
+            }
+        }
+        assert_eq!(store.len(), model.len());
+        let listed: Vec<String> = store
+            .list(100, None)
+            .expect("list")
+            .links
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        let mut sorted = listed.clone();
+        sorted.sort();
+        assert_eq!(
+            sorted,
+            model.keys().cloned().collect::<Vec<_>>(),
+            "listing after {op:?}"
+        );
+        let report = store.check().expect("check");
+        assert!(report.is_clean(), "{:?} after {op:?}", report.problems);
+    }
+});
