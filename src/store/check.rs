@@ -5,7 +5,7 @@
 //! drops the keys it cannot read, so "it opened" proves nothing. The check
 //! decodes every bucket, record, index chunk and counter, and compares the
 //! number of links and the checksum of their slugs with what every create
-//! and delete recorded in `meta` (see [`super::links`]).
+//! and delete recorded beside the buckets (see [`super::links`]).
 
 use super::{counter, Store, StoreError};
 

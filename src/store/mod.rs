@@ -220,7 +220,7 @@ impl Store {
         }
         let db = open_sled(&dir.join("db"), cache_bytes / 2)?;
         let meta = db.open_tree("meta")?;
-        let links = Links::new(db.open_tree("buckets")?, meta.clone());
+        let links = Links::new(db.open_tree("buckets")?);
         let created = CreatedIndex::new(db.open_tree("created")?);
         let clicks_tree = db.open_tree("clicks")?;
         let daily_tree = db.open_tree("daily")?;

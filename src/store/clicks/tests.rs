@@ -7,10 +7,7 @@ fn counts() -> (ClickCounts, sled::Db) {
     let (c, d, l) = (
         db.open_tree("clicks").unwrap(),
         db.open_tree("daily").unwrap(),
-        Links::new(
-            db.open_tree("buckets").unwrap(),
-            db.open_tree("meta").unwrap(),
-        ),
+        Links::new(db.open_tree("buckets").unwrap()),
     );
     c.set_merge_operator(counter::add);
     d.set_merge_operator(counter::add);
