@@ -40,7 +40,7 @@ async fn a_damaged_record_is_a_500_for_that_slug_only() {
     let dir = s.stop().await.unwrap();
     {
         // Damage the record behind kurz's back, as a bad disk would.
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = common::sled_open(&dir.path().join("db"));
         let buckets = db.open_tree("buckets").unwrap();
         let (key, old) = buckets
             .iter()
@@ -141,7 +141,7 @@ async fn a_lost_link_found_by_the_startup_check_makes_healthz_degraded() {
     let dir = s.stop().await.unwrap();
     {
         // What sled does with a page it cannot read: the key is gone.
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = common::sled_open(&dir.path().join("db"));
         let buckets = db.open_tree("buckets").unwrap();
         let (key, b) = buckets.iter().next().unwrap().unwrap();
         let lost: Vec<String> = bucket::entries(&b)

@@ -222,3 +222,22 @@ pub async fn request_from(
         body,
     }
 }
+
+/// `sled::open`, waiting while a database this process just closed still
+/// holds sled's own file lock (its background threads let go a moment after
+/// the drop; `Store::open` waits the same way).
+pub fn sled_open(path: &Path) -> sled::Db {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::open(path) {
+            Ok(db) => return db,
+            Err(e)
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < std::time::Duration::from_secs(5) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("cannot open sled at {}: {e}", path.display()),
+        }
+    }
+}

@@ -350,6 +350,23 @@ impl DailyLog {
 mod tests {
     use super::*;
 
+    /// `sled::open`, waiting while the database this test just dropped
+    /// still holds sled's file lock (see `store::open_sled`).
+    fn reopen(path: &std::path::Path) -> sled::Db {
+        let started = Instant::now();
+        loop {
+            match sled::open(path) {
+                Err(e)
+                    if e.to_string().contains("could not acquire lock")
+                        && started.elapsed() < Duration::from_secs(5) =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                other => return other.unwrap(),
+            }
+        }
+    }
+
     fn daily(db: &sled::Db) -> sled::Tree {
         let daily = db.open_tree("daily").unwrap();
         daily.set_merge_operator(counter::add);
@@ -397,7 +414,7 @@ mod tests {
     fn a_crash_in_the_middle_of_a_fold_counts_nothing_twice() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let db = sled::open(dir.path()).unwrap();
+            let db = reopen(dir.path());
             let log = DailyLog::open(daily(&db)).unwrap();
             for i in 0..50 {
                 log.append(&[(&key(format!("s{i}").as_bytes()), 3)])
@@ -409,7 +426,7 @@ mod tests {
             db.flush().unwrap();
             // Dropped in the middle of the fold, as a crash would.
         }
-        let db = sled::open(dir.path()).unwrap();
+        let db = reopen(dir.path());
         let tree = daily(&db);
         let log = DailyLog::open(tree.clone()).unwrap();
         let total: u64 = (0..50).map(|i| sum(&log, format!("s{i}").as_bytes())).sum();
