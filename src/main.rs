@@ -90,7 +90,9 @@ fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
         );
         // No link count here: sled counts by scanning, seconds at 10M links.
         tracing::info!(%local, data = %data.display(), "serving");
-        let app = Arc::new(App::new(store, settings));
+        let mut app = App::new(store, settings);
+        app.startup_check = !config.skip_startup_check;
+        let app = Arc::new(app);
         server::run(listener, app, shutdown).await?;
         Ok(ExitCode::SUCCESS)
     })

@@ -61,6 +61,9 @@ pub struct App {
     /// answered 408 and its connection closed (redirects never wait).
     /// Default [`REQUEST_DEADLINE`].
     pub request_deadline: std::time::Duration,
+    /// Whether `server::run` checks the store's integrity in the background
+    /// after start (default true; `--skip-startup-check` turns it off).
+    pub startup_check: bool,
     /// Why the server is degraded (the integrity check failed); `None`
     /// while all is well. `/healthz` answers 503 with it.
     degraded: std::sync::RwLock<Option<String>>,
@@ -77,6 +80,7 @@ impl App {
             key_digest: auth::KeyDigest::of(settings.api_key.as_bytes()),
             guard: guard::AuthGuard::default(),
             request_deadline: REQUEST_DEADLINE,
+            startup_check: true,
             degraded: std::sync::RwLock::new(None),
             store,
             settings,

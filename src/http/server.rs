@@ -96,7 +96,9 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let flusher = tokio::spawn(flush_clicks_forever(app.clone()));
     let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let checker = tokio::spawn(check_integrity(app.clone(), stopping.clone()));
+    let checker = app
+        .startup_check
+        .then(|| tokio::spawn(check_integrity(app.clone(), stopping.clone())));
     tokio::pin!(shutdown);
 
     loop {
@@ -155,7 +157,9 @@ pub async fn run(
     // Wait for both tasks to drop their handles on the store, so the
     // database is really closed when `run` returns.
     let _ = flusher.await;
-    let _ = checker.await;
+    if let Some(checker) = checker {
+        let _ = checker.await;
+    }
     let store = app.store.clone();
     tokio::task::spawn_blocking(move || store.flush_all())
         .await
