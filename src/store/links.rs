@@ -361,11 +361,9 @@ impl Links {
 
     /// Number of stored links (a walk over every bucket).
     pub fn count(&self) -> usize {
-        self.tree
-            .iter()
-            .values()
+        self.buckets()
             .filter_map(Result::ok)
-            .map(|b| bucket::entries(&b).map_or(0, Iterator::count))
+            .map(|(_, b)| bucket::entries(&b).map_or(0, Iterator::count))
             .sum()
     }
 
@@ -387,6 +385,30 @@ impl Links {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: `count` read the bookkeeping's value as a bucket too, and
+    /// a link count whose low byte is 1 looks like a bucket's version byte,
+    /// so one link counted as three (found by the store_model fuzz target).
+    #[test]
+    fn the_bookkeeping_is_never_counted_as_links() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let links = Links::new(db.open_tree("buckets").unwrap());
+        for i in 0..258u32 {
+            let slug = format!("c{i}");
+            links
+                .insert_new(slug.as_bytes(), b"\x01r")
+                .unwrap()
+                .unwrap();
+            if i == 0 || i == 256 {
+                assert_eq!(links.count(), i as usize + 1);
+                assert_eq!(
+                    links.audit(&|| false, true).unwrap().found.count,
+                    u64::from(i) + 1
+                );
+            }
+        }
+        assert!(!links.is_empty());
+    }
 
     #[test]
     fn bucket_keys_are_stable_and_in_range() {
