@@ -3,7 +3,7 @@
 //! [`Store`] owns the data directory: the sled database (trees `buckets`,
 //! `created`, `clicks`, `daily`, `meta`; see [`links`] and [`created`] for
 //! why links are grouped), the link cache in front of `buckets`, the pending
-//! click counters, and an exclusive lock file so two processes never open
+//! click counters (their store-level face is [`counting`]), and an exclusive lock file so two processes never open
 //! the same data. It knows nothing of HTTP; expected outcomes (a taken slug,
 //! a missing link) are values, faults are [`StoreError`]s.
 
@@ -12,6 +12,7 @@ mod cache;
 mod check;
 mod clicks;
 mod counter;
+mod counting;
 mod created;
 mod durable;
 mod links;
@@ -320,51 +321,6 @@ impl Store {
         Ok(())
     }
 
-    /// Begins a round of storing pending clicks, to be carried out by
-    /// [`Store::flush_clicks_step`]. Does nothing while a round is unfinished.
-    pub fn begin_click_round(&self) {
-        self.inner.counts.begin_round();
-    }
-
-    /// Stores up to `max` pending day counts of the current round as one
-    /// journal record; `None` once the round is complete.
-    ///
-    /// # Errors
-    /// sled errors; what could not be stored stays pending.
-    pub fn flush_clicks_step(&self, max: usize) -> Result<Option<u64>, StoreError> {
-        self.inner.counts.flush_some(max)
-    }
-
-    /// Whether a fold of the click journal into the day counters is under
-    /// way or due (see `store/clicks/journal.rs`).
-    pub fn fold_clicks_due(&self) -> bool {
-        self.inner.counts.fold_due()
-    }
-
-    /// Slug-days of counted clicks waiting to be folded into the day
-    /// counters; they are held in memory until then.
-    pub fn fold_clicks_backlog(&self) -> usize {
-        self.inner.counts.fold_backlog()
-    }
-
-    /// One step of folding the click journal into the day counters: up to
-    /// `max_slugs` slugs' counts, in one atomic sled batch. False once
-    /// nothing is left to fold.
-    ///
-    /// # Errors
-    /// sled errors; the step is tried again later.
-    pub fn fold_clicks_step(&self, max_slugs: usize) -> Result<bool, StoreError> {
-        self.inner.counts.fold_step(max_slugs)
-    }
-
-    /// Moves pending clicks into sled (not yet fsynced); returns how many.
-    ///
-    /// # Errors
-    /// sled errors; unmerged counts stay pending.
-    pub fn flush_clicks(&self) -> Result<u64, StoreError> {
-        self.inner.counts.flush()
-    }
-
     /// Reads and decodes the record of `slug` from sled.
     ///
     /// # Errors
@@ -389,70 +345,6 @@ impl Store {
         let cached = Arc::new(CachedLink::new(link));
         cache.insert(slug, cached.clone(), ticket);
         Ok(Some(cached))
-    }
-
-    /// Counts a click on a resolved link at `now` (Unix ms), unless it has
-    /// expired or reached its click limit.
-    ///
-    /// # Errors
-    /// Reading the stored count can fail on first click after a flush.
-    pub fn click(
-        &self,
-        slug: &str,
-        link: &CachedLink,
-        now: i64,
-    ) -> Result<ClickOutcome, StoreError> {
-        if link.expires_at.is_some_and(|e| now >= e) {
-            return Ok(ClickOutcome::Expired);
-        }
-        Ok(
-            match self
-                .inner
-                .counts
-                .record(slug, crate::clock::day_of(now), link.max_clicks)?
-            {
-                Counted::Yes => ClickOutcome::Counted,
-                Counted::LimitReached => ClickOutcome::LimitReached,
-            },
-        )
-    }
-
-    /// Whether a link could still be followed at `now` without counting it:
-    /// the check `HEAD` uses.
-    ///
-    /// # Errors
-    /// sled errors and damaged counters.
-    pub fn peek(
-        &self,
-        slug: &str,
-        link: &CachedLink,
-        now: i64,
-    ) -> Result<ClickOutcome, StoreError> {
-        if link.expires_at.is_some_and(|e| now >= e) {
-            return Ok(ClickOutcome::Expired);
-        }
-        if let Some(max) = link.max_clicks {
-            if self.clicks(slug)? >= max {
-                return Ok(ClickOutcome::LimitReached);
-            }
-        }
-        Ok(ClickOutcome::Counted)
-    }
-
-    /// The live click total of `slug` (stored + pending).
-    ///
-    /// # Errors
-    /// sled errors and damaged counters.
-    pub fn clicks(&self, slug: &str) -> Result<u64, StoreError> {
-        self.inner.counts.total(slug)
-    }
-
-    /// Clicks of `slug` for each day `from..=to` (day numbers), stored + pending.
-    ///
-    /// # Errors
-    /// sled errors and damaged counters.
-    pub fn daily(&self, slug: &str, from: u32, to: u32) -> Result<Vec<u64>, StoreError> {
-        self.inner.counts.daily(slug, from, to)
     }
 
     /// Applies `patch` to the link of `slug`; `None` if there is no such link.
