@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 
+use clap::builder::TypedValueParser;
 use clap::Args;
 use url::Url;
 
@@ -50,9 +51,30 @@ pub struct Config {
     /// 10 million about a minute and, with sled 0.34, ~1.5 GB of memory.
     #[arg(long, env = "KURZ_SKIP_STARTUP_CHECK")]
     pub skip_startup_check: bool,
+
+    /// Most connections served at once. At the cap, the longest-idle
+    /// connections are closed to make room; when every one has a request in
+    /// progress, newcomers wait. Lowered to fit the open-file limit.
+    #[arg(long, env = "KURZ_MAX_CONNECTIONS", default_value_t = crate::http::conns::MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000).map(|n| n as usize))]
+    pub max_connections: usize,
+
+    /// Seconds a connection may sit without a request in progress, and a
+    /// client has to send a request's headers, before it is closed.
+    #[arg(long, env = "KURZ_IDLE_TIMEOUT", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout: u64,
 }
 
 impl Config {
+    /// The connection limits these settings ask for.
+    pub fn limits(&self) -> crate::http::conns::Limits {
+        crate::http::conns::Limits {
+            max_connections: self.max_connections,
+            idle_timeout: std::time::Duration::from_secs(self.idle_timeout),
+        }
+    }
+
     /// The base URL short links are built on: `--base-url`, or
     /// `http://<local address>` where `local` is the address actually bound
     /// (so port 0 becomes the real port).

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use tokio::net::TcpListener;
 
 use kurz::cli::{Cli, Command};
 use kurz::config::Config;
@@ -73,8 +72,7 @@ fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let listener = TcpListener::bind(config.listen)
-            .await
+        let listener = server::bind(config.listen)
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let local = listener.local_addr()?;
         let shutdown = shutdown_signal()?;
@@ -92,10 +90,39 @@ fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
         tracing::info!(%local, data = %data.display(), "serving");
         let mut app = App::new(store, settings);
         app.startup_check = !config.skip_startup_check;
+        app.limits = fit_to_open_file_limit(config.limits());
         let app = Arc::new(app);
         server::run(listener, app, shutdown).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Raises the soft open-file limit to the hard one (the usual soft default,
+/// 1024, would stop accepting long before the connection cap) and lowers
+/// the connection cap to what the limit allows: at the cap kurz makes room
+/// by closing idle connections, but at the limit `accept` fails outright.
+fn fit_to_open_file_limit(limits: server::Limits) -> server::Limits {
+    let files = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the open-file limit; keeping the connection cap");
+            return limits;
+        }
+    };
+    let room = files.saturating_sub(server::RESERVED_FDS).max(1);
+    let room = usize::try_from(room).unwrap_or(usize::MAX);
+    if limits.max_connections <= room {
+        return limits;
+    }
+    tracing::warn!(
+        open_file_limit = files,
+        max_connections = room,
+        "the open-file limit allows fewer connections than --max-connections; raise it (ulimit -n, LimitNOFILE=) to serve more"
+    );
+    server::Limits {
+        max_connections: room,
+        ..limits
+    }
 }
 
 /// Installs the SIGINT and SIGTERM handlers now, and returns a future that

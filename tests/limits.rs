@@ -4,8 +4,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::start_server;
-use kurz::http::server::{HEADER_READ_TIMEOUT, MAX_HEAD_BYTES};
+use common::{start_server, start_with, Options};
+use kurz::http::conns::Limits;
+use kurz::http::server::MAX_HEAD_BYTES;
+
+/// The header read timeout of the slowloris test (the idle timeout sets it).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(2);
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -21,7 +25,14 @@ async fn read_until_closed(conn: &mut TcpStream, limit: Duration) -> Option<Stri
 
 #[tokio::test]
 async fn a_head_sent_too_slowly_is_cut_off_at_the_header_timeout() {
-    let s = start_server().await;
+    let s = start_with(Options {
+        limits: Some(Limits {
+            idle_timeout: HEADER_READ_TIMEOUT,
+            ..Limits::default()
+        }),
+        ..Options::default()
+    })
+    .await;
     let mut conn = TcpStream::connect(s.addr).await.unwrap();
     // Half a request head, then nothing: the slowloris pattern.
     conn.write_all(b"GET /x HTTP/1.1\r\nhost: kurz\r\nx-slow: 1")

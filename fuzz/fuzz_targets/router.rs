@@ -86,7 +86,7 @@ fn world() -> &'static World {
         World {
             rt,
             app: Arc::new(App::new(store, settings)),
-            builder: server::builder(),
+            builder: server::builder(kurz::http::conns::IDLE_TIMEOUT),
             _dir: dir,
         }
     })

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod conns;
 pub mod error;
 pub mod guard;
 pub mod redirect;
@@ -61,6 +62,8 @@ pub struct App {
     /// answered 408 and its connection closed (redirects never wait).
     /// Default [`REQUEST_DEADLINE`].
     pub request_deadline: std::time::Duration,
+    /// How many connections are served at once and how long they may idle.
+    pub limits: conns::Limits,
     /// Whether `server::run` checks the store's integrity in the background
     /// after start (default true; `--skip-startup-check` turns it off).
     pub startup_check: bool,
@@ -80,6 +83,7 @@ impl App {
             key_digest: auth::KeyDigest::of(settings.api_key.as_bytes()),
             guard: guard::AuthGuard::default(),
             request_deadline: REQUEST_DEADLINE,
+            limits: conns::Limits::default(),
             startup_check: true,
             degraded: std::sync::RwLock::new(None),
             store,

@@ -9,17 +9,18 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use thiserror::Error;
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::net::{TcpListener, TcpSocket};
 
+use super::conns::{Connections, CountingIo};
+pub use super::conns::{Limits, RESERVED_FDS};
 use super::{router, App, PeerAddr};
 use crate::store::StoreError;
 
@@ -40,12 +41,13 @@ pub const CLICK_FOLD_BUDGET: Duration = Duration::from_millis(40);
 pub const CLICK_FOLD_BACKLOG: usize = 200_000;
 /// The per-tick folding time while the backlog is above [`CLICK_FOLD_BACKLOG`].
 pub const CLICK_FOLD_CATCH_UP: Duration = Duration::from_millis(150);
+/// Connections the kernel queues for `accept` (capped by the system's
+/// `net.core.somaxconn`). The usual 128 overflows in a few milliseconds
+/// when a crowd connects at once, and each overflow costs a client a
+/// one-second SYN retry.
+pub const LISTEN_BACKLOG: u32 = 4096;
 /// How long shutdown waits for in-flight requests.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// A client must send its request headers within this time.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Most connections served at once; more wait in the kernel's backlog.
-pub const MAX_CONNECTIONS: usize = 4096;
 /// Largest buffered request head, in bytes.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Most request headers.
@@ -62,15 +64,18 @@ pub enum ServeError {
 }
 
 /// The connection builder every accepted connection is served with: HTTP/1.1
-/// and h2c, a timer (so [`HEADER_READ_TIMEOUT`] is enforced), keep-alive, and
-/// the head and stream limits above. Public so the `router` fuzz target in
-/// `fuzz/` serves its requests exactly as the server does. Needs a tokio
-/// runtime with its timer enabled when a connection is served.
-pub fn builder() -> auto::Builder<TokioExecutor> {
+/// and h2c, a timer (so the header read timeout, `idle_timeout`, is really
+/// enforced), keep-alive, and the head and stream limits above. Public so
+/// the `router` fuzz target in `fuzz/` serves its requests exactly as the
+/// server does. Needs a tokio runtime with its timer enabled when a
+/// connection is served.
+pub fn builder(idle_timeout: Duration) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        // hyper starts this timer whenever the connection waits for a
+        // request, so it is also the keep-alive idle timeout of HTTP/1.1.
+        .header_read_timeout(idle_timeout)
         .keep_alive(true)
         .max_buf_size(MAX_HEAD_BYTES)
         .max_headers(MAX_HEADERS);
@@ -79,6 +84,22 @@ pub fn builder() -> auto::Builder<TokioExecutor> {
         .max_concurrent_streams(MAX_H2_STREAMS)
         .max_header_list_size(MAX_HEAD_BYTES as u32);
     b
+}
+
+/// Binds a listener on `addr` with [`LISTEN_BACKLOG`]. Needs a tokio runtime.
+///
+/// # Errors
+/// The address is taken, not local, or not permitted.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As std does: a restarted server may bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then drains and
@@ -91,10 +112,11 @@ pub async fn run(
     app: Arc<App>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let builder = builder();
-    let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let limits = app.limits;
+    let builder = builder(limits.idle_timeout);
+    let conns = Connections::new(limits);
     let flusher = tokio::spawn(flush_clicks_forever(app.clone()));
+    let sweeper = tokio::spawn(sweep_forever(conns.clone()));
     let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let checker = app
         .startup_check
@@ -102,12 +124,10 @@ pub async fn run(
     tokio::pin!(shutdown);
 
     loop {
-        // Take a permit before accepting, so excess clients wait in the backlog.
+        // Take a place before accepting, so excess clients wait in the
+        // backlog; at the cap this closes the longest-idle connections.
         let permit = tokio::select! {
-            p = permits.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
+            p = conns.reserve() => p,
             () = &mut shutdown => break,
         };
         let (stream, peer) = tokio::select! {
@@ -123,27 +143,52 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let slot = conns.register(permit);
         let app = app.clone();
+        let conn = slot.conn().clone();
         let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             let app = app.clone();
+            let busy = conn.begin();
             req.extensions_mut().insert(PeerAddr(peer));
-            async move { Ok::<_, Infallible>(router::route(app, req).await) }
+            async move {
+                let response = router::route(app, req).await;
+                drop(busy);
+                Ok::<_, Infallible>(response)
+            }
         });
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let io = TokioIo::new(CountingIo::new(stream, slot.conn().clone()));
+        let conn = builder.serve_connection(io, service).into_owned();
+        let grace = limits.idle_timeout;
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            tokio::pin!(conn);
+            let ended = tokio::select! {
+                r = conn.as_mut() => Some(r),
+                () = slot.conn().closing() => None,
+            };
+            let ended = match ended {
+                Some(r) => r,
+                None => {
+                    // Graceful: an answer in progress is finished first. But
+                    // a client that never reads it, or never acknowledges
+                    // HTTP/2's GOAWAY ping, is dropped after a grace period.
+                    conn.as_mut().graceful_shutdown();
+                    match tokio::time::timeout(grace, conn).await {
+                        Ok(r) => r,
+                        Err(_) => Ok(()),
+                    }
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
-            drop(permit);
+            drop(slot);
         });
     }
 
     drop(listener);
-    tracing::info!("shutting down: draining connections");
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    tracing::info!(open = conns.len(), "shutting down: draining connections");
+    conns.close_all();
+    if tokio::time::timeout(DRAIN_TIMEOUT, conns.drained())
         .await
         .is_err()
     {
@@ -152,6 +197,7 @@ pub async fn run(
             DRAIN_TIMEOUT
         );
     }
+    sweeper.abort();
     flusher.abort();
     stopping.store(true, std::sync::atomic::Ordering::Relaxed);
     // Wait for both tasks to drop their handles on the store, so the
@@ -166,6 +212,16 @@ pub async fn run(
         .map_err(|_| StoreError::TaskFailed)??;
     tracing::info!("all clicks and links flushed to disk");
     Ok(())
+}
+
+/// Closes connections idle past the idle timeout, for as long as the server runs.
+async fn sweep_forever(conns: Arc<Connections>) {
+    let mut tick = tokio::time::interval(conns.sweep_every());
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        conns.sweep();
+    }
 }
 
 /// Checks the whole store once, in the background, right after start (so

@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -37,6 +37,7 @@ pub struct Options {
     pub slug_length: usize,
     pub base_url: Option<String>,
     pub request_deadline: Option<std::time::Duration>,
+    pub limits: Option<kurz::http::conns::Limits>,
 }
 
 impl Default for Options {
@@ -46,6 +47,7 @@ impl Default for Options {
             slug_length: 7,
             base_url: None,
             request_deadline: None,
+            limits: None,
         }
     }
 }
@@ -69,7 +71,7 @@ pub async fn start_with(opts: Options) -> TestServer {
 /// Starts a server on an existing data directory (restart tests).
 pub async fn start_in(data: &Path, opts: Options) -> TestServer {
     let store = Store::open(data, 16 << 20).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = server::bind(([127, 0, 0, 1], 0).into()).unwrap();
     let addr = listener.local_addr().unwrap();
     let base_url = match &opts.base_url {
         Some(b) => url::Url::parse(b).unwrap(),
@@ -84,6 +86,9 @@ pub async fn start_in(data: &Path, opts: Options) -> TestServer {
     let mut app = App::new(store, settings);
     if let Some(d) = opts.request_deadline {
         app.request_deadline = d;
+    }
+    if let Some(l) = opts.limits {
+        app.limits = l;
     }
     let app = Arc::new(app);
     let (tx, rx) = oneshot::channel::<()>();
