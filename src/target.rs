@@ -52,9 +52,18 @@ pub struct TargetRules {
 /// Host, port and path prefix under which this server answers.
 #[derive(Debug, Clone)]
 struct OwnPrefix {
+    /// Lower case, without trailing dots (see [`same_host`]).
     host: String,
     port: Option<u16>,
+    /// The base gives no port: it is reached on its scheme's default port.
+    default_port: bool,
     path: String,
+}
+
+/// A host with its trailing dots removed and lower-cased: `S.Example.` is the
+/// fully qualified spelling of `s.example`, the same server.
+fn same_host(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
 }
 
 impl TargetRules {
@@ -63,8 +72,9 @@ impl TargetRules {
     pub fn new(base: Option<&Url>) -> Self {
         let own = base.and_then(|b| {
             Some(OwnPrefix {
-                host: b.host_str()?.to_ascii_lowercase(),
+                host: same_host(b.host_str()?),
                 port: b.port_or_known_default(),
+                default_port: b.port().is_none(),
                 path: b.path().trim_end_matches('/').to_owned() + "/",
             })
         });
@@ -99,10 +109,11 @@ impl TargetRules {
         }
         if let Some(own) = &self.own {
             let path = url.path().trim_end_matches('/').to_owned() + "/";
-            if host.eq_ignore_ascii_case(&own.host)
-                && url.port_or_known_default() == own.port
-                && path.starts_with(&own.path)
-            {
+            // `http://` and `https://` on their default ports are one site:
+            // a proxy in front of kurz redirects the one to the other.
+            let same_port = url.port_or_known_default() == own.port
+                || (own.default_port && url.port().is_none());
+            if same_host(host) == own.host && same_port && path.starts_with(&own.path) {
                 return Err(TargetError::Loop);
             }
         }
@@ -170,5 +181,36 @@ mod tests {
         assert_eq!(sub.check("https://EX.example/s/x"), Err(TargetError::Loop));
         assert!(sub.check("https://ex.example/other").is_ok());
         assert!(sub.check("https://ex.example/sx").is_ok());
+    }
+
+    #[test]
+    fn refuses_loops_spelled_with_trailing_dots_or_the_other_scheme() {
+        let r = TargetRules::new(Some(&Url::parse("https://s.example").unwrap()));
+        for raw in [
+            "https://s.example./abc",
+            "https://S.Example./abc",
+            "https://s.example../abc",
+            "https://s.example%2e/abc",
+            "http://s.example/abc",
+            "http://s.example:443/abc",
+        ] {
+            assert_eq!(r.check(raw), Err(TargetError::Loop), "{raw}");
+        }
+        // Another port on the same host is another service.
+        assert!(r.check("https://s.example:8443/abc").is_ok());
+        assert!(r.check("http://s.example:8080/abc").is_ok());
+        assert!(r.check("https://s.example.evil.example/abc").is_ok());
+        // A base given with a trailing dot catches the short spelling too.
+        let dotted = TargetRules::new(Some(&Url::parse("https://s.example.").unwrap()));
+        assert_eq!(
+            dotted.check("https://s.example/abc"),
+            Err(TargetError::Loop)
+        );
+        // A base with an explicit port is only that port, whatever the scheme.
+        assert!(rules().check("http://127.0.0.1/abc").is_ok());
+        assert_eq!(
+            rules().check("https://127.0.0.1:8080/x"),
+            Err(TargetError::Loop)
+        );
     }
 }
