@@ -34,7 +34,7 @@ fn redirect(c: &mut Criterion) {
         let addr = listener.local_addr().unwrap();
         let settings = Settings {
             base_url: kurz::config::default_base(addr),
-            api_key: "bench-key-0123456789".into(),
+            api_key: kurz::key::KeyDigest::of(b"bench-key-0123456789"),
             redirect_status: 302,
             slug_length: 7,
         };

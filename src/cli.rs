@@ -35,8 +35,14 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default).
     Serve(Config),
-    /// Print the API key kept in the data directory.
-    Key,
+    /// Make a new API key (`--new`): prints it once and keeps only its
+    /// digest in the data directory; restart the server to use it.
+    Key {
+        /// Make a new key, replacing the one kept (the old key stops working
+        /// when the server restarts).
+        #[arg(long)]
+        new: bool,
+    },
     /// Shorten a URL (offline; prints the short URL).
     Add {
         /// The long URL (http or https).

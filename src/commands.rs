@@ -76,9 +76,23 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
         Command::Serve(_) => Err(CommandError::Invalid(
             "serve is not an offline command".into(),
         )),
-        Command::Key => {
-            println!("{}", key::read(data)?);
+        Command::Key { new: true } => {
+            let key = key::replace(data)?;
+            println!("{key}");
+            eprintln!(
+                "kurz: this is the new API key; it is shown only now ({} keeps just its digest). \
+                 A running server goes on with the old key until it restarts.",
+                key::path_in(data).display()
+            );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Key { new: false } => {
+            let stored = key::read(data)?;
+            Err(CommandError::Invalid(format!(
+                "the API key cannot be shown: {} keeps only its SHA-256 digest, and the key was \
+                 shown once, when it was made. `kurz key --new` makes a new one.",
+                stored.path.display()
+            )))
         }
         Command::Add {
             url,

@@ -1,18 +1,26 @@
-//! The API key file: `<data>/api-key`, generated once, readable only by its owner.
+//! The API key: its digest, and the key file `<data>/api-key` that keeps
+//! only that digest.
 //!
 //! On the first start without `--api-key`, kurz makes a 43-character random
-//! key (about 256 bits from the OS random source) and writes it with mode
-//! 0600. Later starts read it back. `kurz key` prints it.
+//! key (about 256 bits from the OS random source), prints it once, and
+//! writes just its SHA-256 digest, as `sha256:<hex>`, with mode 0600: a
+//! copy of the data directory (a backup, a stolen disk) does not hand out
+//! the key. `kurz key --new` replaces it. A file written by an earlier kurz,
+//! holding the key itself, is rewritten to its digest when it is next read.
 
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use thiserror::Error;
 
 /// The file name of the key inside the data directory.
 pub const FILE_NAME: &str = "api-key";
+/// What precedes the hex digest in the key file.
+const PREFIX: &str = "sha256:";
 
 /// Problems with the key file.
 #[derive(Debug, Error)]
@@ -25,21 +33,71 @@ pub enum KeyError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// The file exists but holds no usable key.
-    #[error("the API key file {0} is empty or damaged; delete it to generate a new key")]
+    /// The file exists but holds no usable key or digest.
+    #[error("the API key file {0} is empty or damaged; make a new key with `kurz key --new`")]
     Invalid(PathBuf),
     /// There is no key file yet.
-    #[error("no API key yet: {0} does not exist (start `kurz serve` once to generate it)")]
+    #[error(
+        "no API key yet: {0} does not exist (start `kurz serve` once, or run `kurz key --new`)"
+    )]
     Missing(PathBuf),
 }
 
-/// A key and whether it was just generated.
+/// The SHA-256 digest of an API key: all the server keeps of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyDigest([u8; 32]);
+
+impl KeyDigest {
+    /// The digest of `key`.
+    pub fn of(key: &[u8]) -> KeyDigest {
+        KeyDigest(Sha256::digest(key).into())
+    }
+
+    /// Whether `key` has this digest, in time independent of both (so
+    /// timing reveals neither a partial match nor the key's length).
+    pub fn matches(&self, key: &[u8]) -> bool {
+        bool::from(KeyDigest::of(key).0.ct_eq(&self.0))
+    }
+
+    /// The digest as 64 lower-case hex digits.
+    fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Reads 64 hex digits.
+    fn from_hex(text: &str) -> Option<KeyDigest> {
+        if text.len() != 64 || !text.is_ascii() {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        let digits: Option<Vec<u8>> = text
+            .chars()
+            .map(|c| c.to_digit(16).and_then(|d| u8::try_from(d).ok()))
+            .collect();
+        for (byte, pair) in out.iter_mut().zip(digits?.chunks(2)) {
+            *byte = pair[0] << 4 | pair[1];
+        }
+        Some(KeyDigest(out))
+    }
+}
+
+impl std::fmt::Debug for KeyDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not even the digest goes into logs.
+        f.write_str("KeyDigest(..)")
+    }
+}
+
+/// The key a server checks against, as found in (or just written to) the
+/// key file.
 #[derive(Debug, Clone)]
-pub struct ApiKey {
-    /// The key itself.
-    pub key: String,
-    /// True when this call created the file.
-    pub generated: bool,
+pub struct StoredKey {
+    /// The digest the server compares with.
+    pub digest: KeyDigest,
+    /// The key itself, only when this call generated it: print it once.
+    pub new_key: Option<String>,
+    /// True when the file held the key in clear and now holds its digest.
+    pub converted: bool,
     /// Where it is kept.
     pub path: PathBuf,
 }
@@ -49,45 +107,57 @@ pub fn path_in(data: &Path) -> PathBuf {
     data.join(FILE_NAME)
 }
 
-/// Reads the key in `data`.
+/// Reads the key file in `data`; a file holding the key in clear (written
+/// by an earlier kurz) is rewritten to hold only the digest.
 ///
 /// # Errors
 /// [`KeyError::Missing`] if there is none yet; I/O errors; damaged content.
-pub fn read(data: &Path) -> Result<String, KeyError> {
+pub fn read(data: &Path) -> Result<StoredKey, KeyError> {
     let path = path_in(data);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == ErrorKind::NotFound => return Err(KeyError::Missing(path)),
         Err(source) => return Err(KeyError::Io { path, source }),
     };
-    let key = text.trim();
-    crate::config::parse_api_key(key).map_err(|_| KeyError::Invalid(path.clone()))
+    let text = text.trim();
+    if let Some(hex) = text.strip_prefix(PREFIX) {
+        let digest = KeyDigest::from_hex(hex).ok_or_else(|| KeyError::Invalid(path.clone()))?;
+        return Ok(StoredKey {
+            digest,
+            new_key: None,
+            converted: false,
+            path,
+        });
+    }
+    let key = crate::config::parse_api_key(text).map_err(|_| KeyError::Invalid(path.clone()))?;
+    let digest = KeyDigest::of(key.as_bytes());
+    write_digest(data, &digest)?;
+    Ok(StoredKey {
+        digest,
+        new_key: None,
+        converted: true,
+        path,
+    })
 }
 
-/// Reads the key in `data`, generating and storing a new one if there is none.
+/// Reads the key file in `data`, generating a key and storing its digest
+/// if there is none.
 ///
 /// # Errors
 /// I/O errors, or a damaged existing file.
-pub fn load_or_create(data: &Path) -> Result<ApiKey, KeyError> {
-    let path = path_in(data);
+pub fn load_or_create(data: &Path) -> Result<StoredKey, KeyError> {
     match read(data) {
-        Ok(key) => {
-            return Ok(ApiKey {
-                key,
-                generated: false,
-                path,
-            })
-        }
         Err(KeyError::Missing(_)) => {}
-        Err(e) => return Err(e),
+        other => return other,
     }
+    let path = path_in(data);
     let io = |source| KeyError::Io {
         path: path.clone(),
         source,
     };
     std::fs::create_dir_all(data).map_err(io)?;
-    // Same alphabet as slugs: safe in headers, files and shells.
-    let key = nanoid::nanoid!(43, &crate::slug::ALPHABET);
+    let key = generate();
+    let digest = KeyDigest::of(key.as_bytes());
     // create_new: if another process won the race, use its key instead.
     let file = OpenOptions::new()
         .write(true)
@@ -96,19 +166,127 @@ pub fn load_or_create(data: &Path) -> Result<ApiKey, KeyError> {
         .open(&path);
     match file {
         Ok(mut f) => {
-            f.write_all(format!("{key}\n").as_bytes()).map_err(io)?;
+            f.write_all(line_of(&digest).as_bytes()).map_err(io)?;
             f.sync_all().map_err(io)?;
-            Ok(ApiKey {
-                key,
-                generated: true,
+            Ok(StoredKey {
+                digest,
+                new_key: Some(key),
+                converted: false,
                 path,
             })
         }
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(ApiKey {
-            key: read(data)?,
-            generated: false,
-            path,
-        }),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => read(data),
         Err(e) => Err(io(e)),
+    }
+}
+
+/// Makes a new key, replaces the key file's digest with its digest (atomic:
+/// the file holds the old digest or the new one, never neither), and
+/// returns the key. A running server goes on with the key it started with.
+///
+/// # Errors
+/// I/O errors.
+pub fn replace(data: &Path) -> Result<String, KeyError> {
+    std::fs::create_dir_all(data).map_err(|source| KeyError::Io {
+        path: path_in(data),
+        source,
+    })?;
+    let key = generate();
+    write_digest(data, &KeyDigest::of(key.as_bytes()))?;
+    Ok(key)
+}
+
+/// A fresh key, in the slug alphabet: safe in headers, files and shells.
+fn generate() -> String {
+    nanoid::nanoid!(43, &crate::slug::ALPHABET)
+}
+
+fn line_of(digest: &KeyDigest) -> String {
+    format!("{PREFIX}{}\n", digest.to_hex())
+}
+
+/// Writes `digest` to the key file through a temporary file and a rename.
+fn write_digest(data: &Path, digest: &KeyDigest) -> Result<(), KeyError> {
+    let path = path_in(data);
+    let temp = data.join(format!("{FILE_NAME}.new"));
+    let io = |source| KeyError::Io {
+        path: path.clone(),
+        source,
+    };
+    // A leftover from an interrupted replace holds nothing of value.
+    match std::fs::remove_file(&temp) {
+        Err(e) if e.kind() != ErrorKind::NotFound => return Err(io(e)),
+        _ => {}
+    }
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&temp)
+        .map_err(io)?;
+    f.write_all(line_of(digest).as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    drop(f);
+    std::fs::rename(&temp, &path).map_err(io)?;
+    // The rename itself must survive a crash.
+    std::fs::File::open(data)
+        .and_then(|d| d.sync_all())
+        .map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_file_holds_only_the_digest_and_matches_the_printed_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = load_or_create(dir.path()).unwrap();
+        let key = made.new_key.unwrap();
+        let text = std::fs::read_to_string(&made.path).unwrap();
+        assert!(!text.contains(&key));
+        assert!(
+            text.starts_with("sha256:") && text.trim().len() == 71,
+            "{text}"
+        );
+        let mode = std::fs::metadata(&made.path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let again = load_or_create(dir.path()).unwrap();
+        assert!(again.new_key.is_none());
+        assert!(again.digest.matches(key.as_bytes()));
+        assert!(!again.digest.matches(b"another-key-0123456789"));
+    }
+
+    #[test]
+    fn a_key_in_clear_is_converted_to_its_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_in(dir.path());
+        std::fs::write(&path, "old-key-in-clear-0123456789\n").unwrap();
+        let read_back = read(dir.path()).unwrap();
+        assert!(read_back.converted);
+        assert!(read_back.digest.matches(b"old-key-in-clear-0123456789"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("old-key"), "{text}");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(!read(dir.path()).unwrap().converted);
+    }
+
+    #[test]
+    fn replace_changes_the_key_and_damage_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = load_or_create(dir.path()).unwrap().new_key.unwrap();
+        let second = replace(dir.path()).unwrap();
+        let now = read(dir.path()).unwrap().digest;
+        assert!(now.matches(second.as_bytes()) && !now.matches(first.as_bytes()));
+        let plus = format!("sha256:+{}", "0".repeat(63));
+        for bad in ["sha256:zz", "sha256:", "short", "", &plus] {
+            std::fs::write(path_in(dir.path()), bad).unwrap();
+            assert!(
+                matches!(read(dir.path()), Err(KeyError::Invalid(_))),
+                "{bad}"
+            );
+        }
     }
 }

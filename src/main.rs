@@ -52,19 +52,20 @@ fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
     let store = Store::open(data, config.cache_mb << 20)
         .with_context(|| format!("cannot open the data directory {}", data.display()))?;
     let api_key = match &config.api_key {
-        Some(k) => k.clone(),
+        Some(k) => kurz::key::KeyDigest::of(k.as_bytes()),
         None => {
-            let key = kurz::key::load_or_create(data)?;
-            if key.generated {
+            let stored = kurz::key::load_or_create(data)?;
+            if let Some(key) = &stored.new_key {
                 println!(
-                    "Generated an API key (kept in {}):\n\n    {}\n",
-                    key.path.display(),
-                    key.key
+                    "Generated an API key. It is shown only now: {} keeps just its digest.\n\n    {key}\n",
+                    stored.path.display()
                 );
+            } else if stored.converted {
+                tracing::info!(file = %stored.path.display(), "the API key file held the key itself; it now holds only its SHA-256 digest (the key is unchanged)");
             } else {
-                tracing::info!(file = %key.path.display(), "using the API key kept in the data directory (`kurz key` prints it)");
+                tracing::info!(file = %stored.path.display(), "using the API key whose digest is kept in the data directory");
             }
-            key.key
+            stored.digest
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

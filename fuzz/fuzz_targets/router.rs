@@ -75,7 +75,7 @@ fn world() -> &'static World {
         let store = Store::open(dir.path(), 8 << 20).expect("a fresh store");
         let settings = Settings {
             base_url: Url::parse("http://kurz.test/").expect("a valid base URL"),
-            api_key: KEY.to_owned(),
+            api_key: kurz::key::KeyDigest::of(KEY.as_bytes()),
             redirect_status: 302,
             slug_length: 7,
         };

@@ -6,33 +6,9 @@
 
 use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
 use hyper::StatusCode;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
-
-/// The SHA-256 digest of an API key.
-#[derive(Clone)]
-pub struct KeyDigest([u8; 32]);
-
-impl KeyDigest {
-    /// The digest of `key`.
-    pub fn of(key: &[u8]) -> KeyDigest {
-        KeyDigest(Sha256::digest(key).into())
-    }
-
-    /// Whether `key` has this digest, in time independent of both.
-    pub fn matches(&self, key: &[u8]) -> bool {
-        bool::from(KeyDigest::of(key).0.ct_eq(&self.0))
-    }
-}
-
-impl std::fmt::Debug for KeyDigest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Not even the digest goes into logs.
-        f.write_str("KeyDigest(..)")
-    }
-}
+use crate::key::KeyDigest;
 
 /// Checks the request headers against the key with digest `key`.
 ///

@@ -30,8 +30,8 @@ pub type Body = Full<Bytes>;
 pub struct Settings {
     /// Base URL of short links (`short_url` = base + `/` + slug).
     pub base_url: Url,
-    /// The API key for `/api/`.
-    pub api_key: String,
+    /// The digest of the API key for `/api/`.
+    pub api_key: crate::key::KeyDigest,
     /// Redirect status of links that do not choose one.
     pub redirect_status: u16,
     /// Length of generated slugs.
@@ -55,7 +55,7 @@ pub struct App {
     /// Target rules bound to this server's base URL.
     pub rules: TargetRules,
     /// SHA-256 of the API key: what requests are checked against.
-    pub key_digest: auth::KeyDigest,
+    pub key_digest: crate::key::KeyDigest,
     /// Wrong keys by client address, for 429s.
     pub guard: guard::AuthGuard,
     /// Longest an API request may take, body included, before it is
@@ -80,7 +80,7 @@ impl App {
         let rules = TargetRules::new(Some(&settings.base_url));
         let short_prefix = settings.base_url.as_str().trim_end_matches('/').to_owned();
         App {
-            key_digest: auth::KeyDigest::of(settings.api_key.as_bytes()),
+            key_digest: settings.api_key.clone(),
             guard: guard::AuthGuard::default(),
             request_deadline: REQUEST_DEADLINE,
             limits: conns::Limits::default(),

@@ -79,7 +79,7 @@ pub async fn start_in(data: &Path, opts: Options) -> TestServer {
     };
     let settings = Settings {
         base_url,
-        api_key: KEY.to_owned(),
+        api_key: kurz::key::KeyDigest::of(KEY.as_bytes()),
         redirect_status: opts.redirect_status,
         slug_length: opts.slug_length,
     };
