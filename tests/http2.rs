@@ -13,7 +13,7 @@ mod common;
 use std::time::Duration;
 
 use common::{start_server, TestServer, KEY};
-use kurz::http::server::{MAX_H2_STREAMS, MAX_HEAD_BYTES};
+use kurz::http::server::{H2_STREAM_WINDOW, MAX_H2_STREAMS, MAX_HEAD_BYTES};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -32,6 +32,7 @@ const ACK: u8 = 0x1;
 const END_HEADERS: u8 = 0x4;
 const SETTINGS_MAX_CONCURRENT_STREAMS: u32 = 0x3;
 const SETTINGS_MAX_HEADER_LIST_SIZE: u32 = 0x6;
+const SETTINGS_INITIAL_WINDOW_SIZE: u32 = 0x4;
 const REFUSED_STREAM: u32 = 0x7;
 /// The largest frame payload a peer must accept before SETTINGS raise it.
 const MAX_FRAME: usize = 16_384;
@@ -228,8 +229,13 @@ async fn the_server_advertises_its_stream_and_header_limits() {
     let get = |id| settings.iter().find(|(k, _)| *k == id).map(|(_, v)| *v);
     let streams = get(SETTINGS_MAX_CONCURRENT_STREAMS);
     let header_list = get(SETTINGS_MAX_HEADER_LIST_SIZE);
-    let expected = (Some(MAX_H2_STREAMS), Some(MAX_HEAD_BYTES as u32));
-    assert_eq!((streams, header_list), expected, "{settings:?}");
+    let window = get(SETTINGS_INITIAL_WINDOW_SIZE);
+    let expected = (
+        Some(MAX_H2_STREAMS),
+        Some(MAX_HEAD_BYTES as u32),
+        Some(H2_STREAM_WINDOW),
+    );
+    assert_eq!((streams, header_list, window), expected, "{settings:?}");
     drop(c);
     s.stop().await;
 }

@@ -52,8 +52,18 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Most request headers.
 pub const MAX_HEADERS: usize = 100;
-/// Most concurrent HTTP/2 streams per connection.
-pub const MAX_H2_STREAMS: u32 = 128;
+/// Most concurrent HTTP/2 streams per connection. Each open stream can be a
+/// request waiting for its body until the API deadline, so this is how many
+/// slow requests one connection may hold; a page's worth of short links
+/// needs far fewer.
+pub const MAX_H2_STREAMS: u32 = 32;
+/// HTTP/2 flow-control window per stream: no request body kurz accepts is
+/// larger (see `http::wire::MAX_BODY`), so a client may never make the
+/// server hold more unread body bytes than that for one request.
+pub const H2_STREAM_WINDOW: u32 = super::wire::MAX_BODY as u32;
+/// HTTP/2 flow-control window per connection (hyper's default is 1 MiB):
+/// the unread body bytes one connection can make the server hold.
+pub const H2_CONNECTION_WINDOW: u32 = 256 * 1024;
 
 /// Why the server stopped with an error.
 #[derive(Debug, Error)]
@@ -82,6 +92,8 @@ pub fn builder(idle_timeout: Duration) -> auto::Builder<TokioExecutor> {
     b.http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(MAX_H2_STREAMS)
+        .initial_stream_window_size(H2_STREAM_WINDOW)
+        .initial_connection_window_size(H2_CONNECTION_WINDOW)
         .max_header_list_size(MAX_HEAD_BYTES as u32);
     b
 }
