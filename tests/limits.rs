@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use common::{start_server, start_with, Options};
 use kurz::http::conns::Limits;
-use kurz::http::server::MAX_HEAD_BYTES;
+use kurz::http::server::{MAX_HEADERS, MAX_HEAD_BYTES};
 
 /// The header read timeout of the slowloris test (the idle timeout sets it).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(2);
@@ -69,6 +69,32 @@ async fn an_oversized_head_is_refused_and_the_server_goes_on() {
         answer.is_empty() || answer.starts_with("HTTP/1.1 431"),
         "{answer:.100}"
     );
+    assert_eq!(s.get("/healthz").await.status, 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn more_headers_than_the_limit_are_refused() {
+    let s = start_server().await;
+    let head_with = |n: usize| {
+        let mut head = String::from("GET /healthz HTTP/1.1\r\nhost: kurz\r\n");
+        // `host` is one of the n headers.
+        for i in 1..n {
+            head.push_str(&format!("x-h{i}: {i}\r\n"));
+        }
+        head + "connection: close\r\n\r\n"
+    };
+    for (headers, status) in [(MAX_HEADERS - 1, "200"), (MAX_HEADERS + 1, "431")] {
+        let mut conn = TcpStream::connect(s.addr).await.unwrap();
+        let _ = conn.write_all(head_with(headers).as_bytes()).await;
+        let answer = read_until_closed(&mut conn, Duration::from_secs(5))
+            .await
+            .unwrap_or_default();
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{headers} headers: {answer:.100}"
+        );
+    }
     assert_eq!(s.get("/healthz").await.status, 200);
     s.stop().await;
 }

@@ -23,7 +23,7 @@
 
 use std::collections::HashMap as StdHashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 mod journal;
 mod round;
@@ -108,7 +108,7 @@ struct Gate {
     deleted: HashMap<Box<[u8]>, u64>,
     /// Day counts taken out of `days` for this round; those before `next`
     /// are stored, the rest are still pending for readers.
-    draining: Vec<(Box<[u8]>, u64)>,
+    draining: Vec<(Arc<[u8]>, u64)>,
     next: usize,
     /// A round was begun and has not ended.
     active: bool,
@@ -129,7 +129,11 @@ pub struct ClickCounts {
     daily: DailyLog,
     links: Links,
     totals: RwLock<HashMap<Box<[u8]>, Live>>,
-    days: RwLock<HashMap<Box<[u8]>, AtomicU64>>,
+    /// Pending clicks per slug-day key. An entry outlives the round that
+    /// stores its count (only its counter is reset), so a link clicked
+    /// round after round is counted under the read lock without allocating;
+    /// an entry idle for a whole round leaves.
+    days: RwLock<HashMap<Arc<[u8]>, AtomicU64>>,
     gate: Mutex<Gate>,
 }
 
@@ -234,7 +238,7 @@ impl ClickCounts {
             }
         }
         let mut days = unpoison(self.days.write());
-        days.entry(Box::from(key))
+        days.entry(Arc::from(key))
             .or_insert_with(|| AtomicU64::new(0))
             .fetch_add(1, Ordering::Relaxed);
     }

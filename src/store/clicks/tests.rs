@@ -76,7 +76,11 @@ fn counts_read_exactly_in_the_middle_of_a_round() {
     assert_eq!((c.total("s").unwrap(), c.total("t").unwrap()), (4, 1));
     c.flush().unwrap();
     assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 2, 2]);
+    // Counters stay for the next round's clicks, and leave once idle for one.
+    assert!(!unpoison(c.days.read()).is_empty());
+    c.flush().unwrap();
     assert!(unpoison(c.days.read()).is_empty());
+    assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 2, 2]);
 }
 
 #[test]
