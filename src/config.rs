@@ -52,6 +52,13 @@ pub struct Config {
     #[arg(long, env = "KURZ_SKIP_STARTUP_CHECK")]
     pub skip_startup_check: bool,
 
+    /// Free space, in MiB, kept in reserve on the disk of the data
+    /// directory: below it, writes are refused (503) and click counts wait
+    /// in memory, while redirects go on. 0 turns the check off.
+    #[arg(long, env = "KURZ_MIN_FREE_MB", default_value_t = crate::store::health::DEFAULT_MIN_FREE >> 20,
+          value_parser = clap::value_parser!(u64).range(0..=1_048_576))]
+    pub min_free_mb: u64,
+
     /// Most connections served at once. At the cap, the longest-idle
     /// connections are closed to make room; when every one has a request in
     /// progress, newcomers wait. Lowered to fit the open-file limit.

@@ -51,6 +51,11 @@ fn describe(e: &anyhow::Error) -> String {
 fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
     let store = Store::open(data, config.cache_mb << 20)
         .with_context(|| format!("cannot open the data directory {}", data.display()))?;
+    store.set_min_free(config.min_free_mb << 20);
+    if let Some(problem) = store.problem() {
+        // Serving redirects is still worth it; /healthz says why writes fail.
+        tracing::error!(%problem, "starting without the ability to save new links");
+    }
     let api_key = match &config.api_key {
         Some(k) => kurz::key::KeyDigest::of(k.as_bytes()),
         None => {

@@ -95,6 +95,13 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         // The log gets the detail (slug, cause); the client a generic sentence.
+        if let StoreError::DiskFull { .. } = e {
+            tracing::warn!(error = %e, "write refused");
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server's disk is nearly full: nothing was saved (free space on it, or lower --min-free-mb)",
+            );
+        }
         if e.is_unavailable() {
             tracing::error!(error = %e, "storage cannot write");
             ApiError::new(

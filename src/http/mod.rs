@@ -93,12 +93,15 @@ impl App {
         }
     }
 
-    /// Why the server is degraded, if it is.
+    /// Why the server is degraded, if it is: the integrity check failed, or
+    /// the store cannot take writes (disk nearly full, a failed write).
     pub fn degraded(&self) -> Option<String> {
-        self.degraded
+        let found = self
+            .degraded
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .clone();
+        found.or_else(|| self.store.problem())
     }
 
     /// Marks the server degraded for `reason` (shown by `/healthz`).

@@ -292,6 +292,7 @@ async fn check_integrity(app: Arc<App>, stopping: Arc<std::sync::atomic::AtomicB
 async fn flush_clicks_forever(app: Arc<App>) {
     let mut tick = tokio::time::interval(CLICK_FLUSH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut errors = Throttle::default();
     loop {
         tick.tick().await;
         app.store.begin_click_round();
@@ -300,7 +301,9 @@ async fn flush_clicks_forever(app: Arc<App>) {
                 Ok(Some(_)) => tokio::task::yield_now().await,
                 Ok(None) => break,
                 Err(e) => {
-                    tracing::error!(error = %e, "click flush failed; counts stay pending");
+                    if errors.allows(&e) {
+                        tracing::error!(error = %e, "click flush failed; counts stay pending");
+                    }
                     break;
                 }
             }
@@ -316,10 +319,37 @@ async fn flush_clicks_forever(app: Arc<App>) {
                 Ok(true) => tokio::task::yield_now().await,
                 Ok(false) => break,
                 Err(e) => {
-                    tracing::error!(error = %e, "folding the click journal failed; will retry");
+                    if errors.allows(&e) {
+                        tracing::error!(error = %e, "folding the click journal failed; will retry");
+                    }
                     break;
                 }
             }
         }
+    }
+}
+
+/// Lets the flusher log an error when it is new or a minute after it last
+/// did: a full disk fails every tick, five times a second, and a log line
+/// each time would only fill the disk faster.
+#[derive(Default)]
+struct Throttle {
+    last: Option<(String, std::time::Instant)>,
+}
+
+impl Throttle {
+    const EVERY: Duration = Duration::from_secs(60);
+
+    fn allows(&mut self, e: &StoreError) -> bool {
+        let text = e.to_string();
+        let now = std::time::Instant::now();
+        let allowed = match &self.last {
+            Some((last, at)) => *last != text || now.duration_since(*at) >= Self::EVERY,
+            None => true,
+        };
+        if allowed {
+            self.last = Some((text, now));
+        }
+        allowed
     }
 }

@@ -20,7 +20,9 @@ impl Store {
     /// # Errors
     /// sled errors; what could not be stored stays pending.
     pub fn flush_clicks_step(&self, max: usize) -> Result<Option<u64>, StoreError> {
-        self.inner.counts.flush_some(max)
+        // Below the disk reserve the counts stay pending, in memory.
+        self.inner.health.check_space()?;
+        self.inner.health.watch(self.inner.counts.flush_some(max))
     }
 
     /// Whether a fold of the click journal into the day counters is under
@@ -42,7 +44,10 @@ impl Store {
     /// # Errors
     /// sled errors; the step is tried again later.
     pub fn fold_clicks_step(&self, max_slugs: usize) -> Result<bool, StoreError> {
-        self.inner.counts.fold_step(max_slugs)
+        self.inner.health.check_space()?;
+        self.inner
+            .health
+            .watch(self.inner.counts.fold_step(max_slugs))
     }
 
     /// Moves pending clicks into sled (not yet fsynced); returns how many.

@@ -16,6 +16,7 @@ mod counter;
 mod counting;
 mod created;
 mod durable;
+pub mod health;
 mod links;
 mod list;
 mod migrate;
@@ -39,6 +40,7 @@ use cache::LinkCache;
 use clicks::ClickCounts;
 use created::{entry_key, CreatedIndex};
 use durable::GroupFlush;
+use health::Health;
 use links::Links;
 
 /// Version of the on-disk layout, kept in `meta` under `schema`. Version 1
@@ -80,6 +82,17 @@ pub enum StoreError {
     /// No free slug was found.
     #[error("no free slug found in {GENERATE_TRIES} tries; raise --slug-length")]
     SlugSpace,
+    /// The disk holding the data directory has less free space than the
+    /// reserve; nothing was written.
+    #[error("only {free_mib} MiB free on the disk of {dir}, below the {min_mib} MiB kept in reserve (`kurz serve --min-free-mb`)")]
+    DiskFull {
+        /// The data directory.
+        dir: PathBuf,
+        /// Free MiB.
+        free_mib: u64,
+        /// The reserve, in MiB.
+        min_mib: u64,
+    },
     /// A background thread doing store work panicked.
     #[error("a storage task failed")]
     TaskFailed,
@@ -98,7 +111,9 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            StoreError::Sled(sled::Error::Io(_)) | StoreError::Io { .. }
+            StoreError::Sled(sled::Error::Io(_))
+                | StoreError::Io { .. }
+                | StoreError::DiskFull { .. }
         )
     }
 }
@@ -185,6 +200,7 @@ struct Inner {
     cache: LinkCache,
     counts: ClickCounts,
     group: GroupFlush,
+    health: Health,
     /// Held for the store's lifetime: the OS lock on `kurz.lock`.
     _lock: File,
 }
@@ -252,9 +268,21 @@ impl Store {
                 cache: LinkCache::new(cache_bytes / 2),
                 counts,
                 group: GroupFlush::new(),
+                health: Health::new(dir.to_owned()),
                 _lock: lock,
             }),
         })
+    }
+
+    /// Sets the free disk space writes keep in reserve (see [`health`]).
+    pub fn set_min_free(&self, bytes: u64) {
+        self.inner.health.set_min_free(bytes);
+    }
+
+    /// Why the store cannot take writes, if it cannot: the disk is below the
+    /// reserve, or a write failed since the store was opened.
+    pub fn problem(&self) -> Option<String> {
+        self.inner.health.problem()
     }
 
     /// Stores a new link under `slug` unless the slug is taken. The check is
@@ -262,8 +290,13 @@ impl Store {
     /// Not yet durable: call [`Store::sync`] before acknowledging.
     ///
     /// # Errors
-    /// sled errors.
+    /// sled errors; [`StoreError::DiskFull`] below the free-space reserve.
     pub fn create(&self, slug: &str, link: &Link) -> Result<Result<(), SlugTaken>, StoreError> {
+        self.inner.health.check_space()?;
+        self.inner.health.watch(self.insert_link(slug, link))
+    }
+
+    fn insert_link(&self, slug: &str, link: &Link) -> Result<Result<(), SlugTaken>, StoreError> {
         let s = &self.inner;
         // Index first: a crash between the two writes leaves an index entry
         // without a link, which listing skips, never a link missing from lists.
@@ -308,7 +341,8 @@ impl Store {
     /// # Errors
     /// The flush failed.
     pub async fn sync(&self) -> Result<(), StoreError> {
-        self.inner.group.flush(&self.inner.db).await
+        let synced = self.inner.group.flush(&self.inner.db).await;
+        self.inner.health.watch(synced)
     }
 
     /// Moves pending clicks into sled and flushes everything to disk.
@@ -317,9 +351,11 @@ impl Store {
     /// # Errors
     /// sled errors.
     pub fn flush_all(&self) -> Result<(), StoreError> {
-        self.inner.counts.flush()?;
-        self.inner.db.flush()?;
-        Ok(())
+        let flushed = self.inner.counts.flush().and_then(|_| {
+            self.inner.db.flush()?;
+            Ok(())
+        });
+        self.inner.health.watch(flushed)
     }
 
     /// Reads and decodes the record of `slug` from sled.
@@ -327,7 +363,10 @@ impl Store {
     /// # Errors
     /// sled errors, or [`StoreError::Corrupt`] if the record is damaged.
     pub fn get(&self, slug: &str) -> Result<Option<Link>, StoreError> {
-        self.inner.links.get(slug.as_bytes())
+        // A read can fail for a failed write: sled restructures as it reads.
+        self.inner
+            .health
+            .watch(self.inner.links.get(slug.as_bytes()))
     }
 
     /// The link of `slug` for serving a redirect, from the cache when it can.
@@ -352,8 +391,14 @@ impl Store {
     /// A compare-and-swap loop, so concurrent patches never lose each other.
     ///
     /// # Errors
-    /// sled errors and damaged records.
+    /// sled errors and damaged records; [`StoreError::DiskFull`] below the
+    /// free-space reserve.
     pub fn update(&self, slug: &str, patch: &LinkPatch) -> Result<Option<Link>, StoreError> {
+        self.inner.health.check_space()?;
+        self.inner.health.watch(self.patch_link(slug, patch))
+    }
+
+    fn patch_link(&self, slug: &str, patch: &LinkPatch) -> Result<Option<Link>, StoreError> {
         let s = &self.inner;
         let updated = s.links.update(slug.as_bytes(), |link| {
             if let Some(t) = &patch.target {
@@ -376,10 +421,15 @@ impl Store {
     }
 
     /// Deletes the link of `slug` and all its counters; false if absent.
+    /// Allowed below the free-space reserve: deleting is how space is freed.
     ///
     /// # Errors
     /// sled errors.
     pub fn delete(&self, slug: &str) -> Result<bool, StoreError> {
+        self.inner.health.watch(self.remove_link(slug))
+    }
+
+    fn remove_link(&self, slug: &str) -> Result<bool, StoreError> {
         let s = &self.inner;
         let Some(old) = s.links.remove(slug.as_bytes())? else {
             return Ok(false);

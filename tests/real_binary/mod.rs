@@ -26,7 +26,26 @@ pub const WAIT: Duration = Duration::from_secs(20);
 
 /// A `kurz` command whose environment cannot leak the developer's settings.
 pub fn kurz(cwd: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kurz"));
+    scrubbed(Command::new(env!("CARGO_BIN_EXE_kurz")), cwd)
+}
+
+/// A `kurz` command that runs with a file size limit of `kib` KiB (bash's
+/// `ulimit -f`) and SIGXFSZ ignored, so every write past the limit fails
+/// with EFBIG, as writes do on a full disk. The limit holds for every file
+/// the process writes, its log file included.
+pub fn kurz_with_file_limit(cwd: &Path, kib: u64) -> Command {
+    let mut cmd = Command::new("bash");
+    cmd.args([
+        "-c",
+        "trap '' XFSZ; ulimit -f \"$1\"; shift; exec \"$@\"",
+        "bash",
+    ])
+    .arg(kib.to_string())
+    .arg(env!("CARGO_BIN_EXE_kurz"));
+    scrubbed(cmd, cwd)
+}
+
+fn scrubbed(mut cmd: Command, cwd: &Path) -> Command {
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("KURZ_") {
             cmd.env_remove(&name);
@@ -148,6 +167,12 @@ impl Server {
     /// waits for its listening line.
     pub fn start_with(data: &Path, extra: &[&str]) -> Server {
         let cwd = data.parent().expect("data dir has a parent");
+        Server::launch(kurz(cwd), data, extra)
+    }
+
+    /// As [`Server::start_with`], with `cmd` (from [`kurz`] or
+    /// [`kurz_with_file_limit`]) as the program.
+    pub fn launch(mut cmd: Command, data: &Path, extra: &[&str]) -> Server {
         let log = data.with_extension("log");
         // A file, not a pipe, for the log: the server logs every request it
         // creates a link for, and a pipe nobody reads would block it.
@@ -156,7 +181,6 @@ impl Server {
             .append(true)
             .open(&log)
             .expect("open the server log");
-        let mut cmd = kurz(cwd);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)
