@@ -5,7 +5,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::Config;
 
@@ -15,7 +17,7 @@ use crate::config::Config;
 /// subcommands open the data directory directly, so they work only while
 /// the server is stopped; while it runs, use the HTTP API instead.
 #[derive(Debug, Parser)]
-#[command(name = "kurz", version, args_conflicts_with_subcommands = true)]
+#[command(name = "kurz", version)]
 pub struct Cli {
     /// Data directory (created if missing).
     #[arg(long, env = "KURZ_DATA", default_value = "./kurz-data", global = true)]
@@ -28,6 +30,35 @@ pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Parses the command line, exiting with a usage message when it is wrong.
+///
+/// `--data` goes before or after a subcommand. A server setting given with
+/// a subcommand (`kurz --listen X list`) is refused rather than ignored;
+/// clap's own `args_conflicts_with_subcommands` would refuse `--data`
+/// before a subcommand too.
+pub fn parse() -> Cli {
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if cli.command.is_some() {
+        let server_settings = Config::augment_args(clap::Command::new("serve"));
+        for arg in server_settings.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches.value_source(id) == Some(ValueSource::CommandLine) {
+                let flag = arg.get_long().unwrap_or(id);
+                Cli::command()
+                    .error(
+                        ErrorKind::ArgumentConflict,
+                        format!(
+                            "--{flag} is a server setting: put it after `serve`, or leave the subcommand out"
+                        ),
+                    )
+                    .exit();
+            }
+        }
+    }
+    cli
 }
 
 /// The subcommands.

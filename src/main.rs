@@ -4,15 +4,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Parser;
 
-use kurz::cli::{Cli, Command};
+use kurz::cli::Command;
 use kurz::config::Config;
 use kurz::http::{server, App, Settings};
 use kurz::store::Store;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = kurz::cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -551,6 +551,38 @@ fn bad_settings_exit_with_a_usage_message() {
     );
 }
 
+#[test]
+fn data_goes_before_or_after_a_subcommand_and_server_flags_do_not() {
+    let sb = Sandbox::new();
+    let data = sb.data("d");
+    let data = data.to_string_lossy();
+    let added = run(
+        sb.path(),
+        &[
+            "--data",
+            &data,
+            "add",
+            "https://example.com/x",
+            "--slug",
+            "x",
+        ],
+    );
+    assert!(added.success(), "{added:#?}");
+    let before = run(sb.path(), &["--data", &data, "list"]);
+    let after = run(sb.path(), &["list", "--data", &data]);
+    assert!(before.ok().contains("https://example.com/x"));
+    assert_eq!(before.ok(), after.ok());
+    // A server setting would be ignored by an admin command: refused instead.
+    for args in [
+        &["--listen", "127.0.0.1:0", "list", "--data", &data][..],
+        &["--skip-startup-check", "serve", "--listen", "127.0.0.1:0"][..],
+    ] {
+        let out = run(sb.path(), args);
+        assert_usage_error(&out, args[0]);
+        assert!(out.stderr.contains("server setting"), "{out:#?}");
+    }
+}
+
 fn assert_usage_error(out: &Output, flag: &str) {
     // clap's usage errors exit 2, name the flag and point at --help.
     assert_eq!(out.status.code(), Some(2), "{out:#?}");
