@@ -168,7 +168,7 @@ async fn exchange(w: &World, raw: Vec<u8>) -> (Vec<u8>, Option<Seen>) {
         async move {
             let method = req.method().clone();
             let path = req.uri().path().to_owned();
-            let resp = router::route(app, req).await;
+            let resp = router::route(app, req, None).await;
             let (parts, body) = resp.into_parts();
             let body = match body.collect().await {
                 Ok(collected) => collected.to_bytes(),

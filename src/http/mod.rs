@@ -42,10 +42,6 @@ pub struct Settings {
 /// to its answer: a client trickling a body cannot hold a connection longer.
 pub const REQUEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The client's address, put into each request's extensions by the server.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub std::net::SocketAddr);
-
 /// Shared state of the service: the store and the settings.
 pub struct App {
     /// The link store.

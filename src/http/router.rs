@@ -6,6 +6,7 @@
 //! `Allow`; anything else is 404. Every answer, error or not, is a response:
 //! the service never fails a connection.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -16,11 +17,12 @@ use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, X_CONTENT_TYPE_OPTION
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::error::ApiError;
-use super::{api, auth, redirect, App, Body, PeerAddr};
+use super::{api, auth, redirect, App, Body};
 
-/// Answers one request.
-pub async fn route(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
-    let mut resp = answer(app, req).await;
+/// Answers one request from the client at `peer` (`None` when unknown:
+/// fuzzing, in-process callers; the brute-force guard then stays out).
+pub async fn route(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Response<Body> {
+    let mut resp = answer(app, req, peer).await;
     // No response may be sniffed into something it does not say it is.
     resp.headers_mut()
         .insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -42,10 +44,10 @@ fn too_slow(deadline: std::time::Duration) -> ApiError {
     }
 }
 
-async fn answer(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
+async fn answer(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Response<Body> {
     // The request log line is off by default; skip its clock and copies then.
     if !tracing::enabled!(tracing::Level::DEBUG) {
-        return match dispatch(app, req).await {
+        return match dispatch(app, req, peer).await {
             Ok(resp) => resp,
             Err(e) => e.into_response(),
         };
@@ -53,7 +55,7 @@ async fn answer(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let resp = match dispatch(app, req).await {
+    let resp = match dispatch(app, req, peer).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     };
@@ -62,7 +64,11 @@ async fn answer(app: Arc<App>, req: Request<Incoming>) -> Response<Body> {
     resp
 }
 
-async fn dispatch(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn dispatch(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    peer: Option<IpAddr>,
+) -> Result<Response<Body>, ApiError> {
     // A `Uri` clone shares its bytes: no allocation on the hot path, and the
     // request can still be handed on whole.
     let uri = req.uri().clone();
@@ -101,7 +107,6 @@ async fn dispatch(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body
     }
     // A client that keeps sending wrong keys is refused for a while (the
     // guard); requests without a known address (fuzzing, in-process) are not.
-    let peer = req.extensions().get::<PeerAddr>().map(|p| p.0.ip());
     if let Some(ip) = peer {
         app.guard.check(ip, Instant::now())?;
     }

@@ -21,7 +21,7 @@ use tokio::net::{TcpListener, TcpSocket};
 
 use super::conns::{Connections, CountingIo};
 pub use super::conns::{Limits, RESERVED_FDS};
-use super::{router, App, PeerAddr};
+use super::{router, App};
 use crate::store::StoreError;
 
 /// How often pending clicks are stored in sled.
@@ -161,12 +161,14 @@ pub async fn run(
         let slot = conns.register(permit);
         let app = app.clone();
         let conn = slot.conn().clone();
-        let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        // The address goes to the router as an argument: a request
+        // extension would allocate a map on every request.
+        let peer_ip = Some(peer.ip());
+        let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
             let app = app.clone();
             let busy = conn.begin();
-            req.extensions_mut().insert(PeerAddr(peer));
             async move {
-                let response = router::route(app, req).await;
+                let response = router::route(app, req, peer_ip).await;
                 drop(busy);
                 Ok::<_, Infallible>(response)
             }
