@@ -6,8 +6,11 @@
 //! `Allow`; anything else is 404. Every answer, error or not, is a response:
 //! the service never fails a connection.
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -19,11 +22,74 @@ use hyper::{Method, Request, Response, StatusCode};
 use super::error::ApiError;
 use super::{api, auth, redirect, App, Body};
 
+/// A request's answer. Redirects and the fixed pages are answered at once,
+/// without an `async` state machine: hyper moves the future of every request
+/// several times, and one covering the API's handlers was 3 KB, copied
+/// about 15 KB per redirect. The API's answer comes later, from a boxed
+/// future.
+pub enum Answer {
+    /// Ready now (taken by the first poll).
+    Now(Option<Response<Body>>),
+    /// An API request, under way.
+    Later(Pin<Box<dyn Future<Output = Response<Body>> + Send>>),
+}
+
+impl Future for Answer {
+    type Output = Response<Body>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response<Body>> {
+        match self.get_mut() {
+            Answer::Now(resp) => Poll::Ready(resp.take().unwrap_or_else(|| {
+                // Only a caller polling a finished future gets here.
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "answer already taken")
+                    .into_response()
+            })),
+            Answer::Later(fut) => fut.as_mut().poll(cx),
+        }
+    }
+}
+
+/// What [`dispatch`] found: an answer, or the API work still to do.
+enum Step {
+    Done(Result<Response<Body>, ApiError>),
+    Api(Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send>>),
+}
+
 /// Answers one request from the client at `peer` (`None` when unknown:
 /// fuzzing, in-process callers; the brute-force guard then stays out).
-pub async fn route(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Response<Body> {
-    let mut resp = answer(app, req, peer).await;
-    // No response may be sniffed into something it does not say it is.
+pub fn route(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Answer {
+    // The request log line is off by default; skip its clock and copies then.
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return match dispatch(app, req, peer) {
+            Step::Done(r) => Answer::Now(Some(finish(r))),
+            Step::Api(fut) => Answer::Later(Box::pin(async move { finish(fut.await) })),
+        };
+    }
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let log = move |resp: &Response<Body>| {
+        let micros = started.elapsed().as_micros() as u64;
+        tracing::debug!(%method, %path, status = resp.status().as_u16(), micros, "request");
+    };
+    match dispatch(app, req, peer) {
+        Step::Done(r) => {
+            let resp = finish(r);
+            log(&resp);
+            Answer::Now(Some(resp))
+        }
+        Step::Api(fut) => Answer::Later(Box::pin(async move {
+            let resp = finish(fut.await);
+            log(&resp);
+            resp
+        })),
+    }
+}
+
+/// The response of `r`, marked `nosniff`: no response may be sniffed into
+/// something it does not say it is.
+fn finish(r: Result<Response<Body>, ApiError>) -> Response<Body> {
+    let mut resp = r.unwrap_or_else(ApiError::into_response);
     resp.headers_mut()
         .insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     resp
@@ -44,42 +110,15 @@ fn too_slow(deadline: std::time::Duration) -> ApiError {
     }
 }
 
-async fn answer(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Response<Body> {
-    // The request log line is off by default; skip its clock and copies then.
-    if !tracing::enabled!(tracing::Level::DEBUG) {
-        return match dispatch(app, req, peer).await {
-            Ok(resp) => resp,
-            Err(e) => e.into_response(),
-        };
-    }
-    let started = Instant::now();
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let resp = match dispatch(app, req, peer).await {
-        Ok(resp) => resp,
-        Err(e) => e.into_response(),
-    };
-    let micros = started.elapsed().as_micros() as u64;
-    tracing::debug!(%method, %path, status = resp.status().as_u16(), micros, "request");
-    resp
-}
-
-async fn dispatch(
-    app: Arc<App>,
-    req: Request<Incoming>,
-    peer: Option<IpAddr>,
-) -> Result<Response<Body>, ApiError> {
-    // A `Uri` clone shares its bytes: no allocation on the hot path, and the
-    // request can still be handed on whole.
-    let uri = req.uri().clone();
-    let path = uri.path();
+fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Step {
+    let path = req.uri().path();
     let rest = path.strip_prefix('/').unwrap_or(path);
     let is_get = req.method() == Method::GET;
     let is_head = req.method() == Method::HEAD;
 
     // Hot path: `/{slug}`.
     if !rest.contains('/') {
-        return match rest {
+        return Step::Done(match rest {
             "" => only_get(is_get || is_head).map(|()| {
                 text(
                     StatusCode::OK,
@@ -97,26 +136,34 @@ async fn dispatch(
             "api" => Err(ApiError::not_found("see /api/links")),
             slug if is_get || is_head => redirect::follow(&app, slug, is_get),
             _ => Err(ApiError::method_not_allowed("GET, HEAD")),
-        };
+        });
     }
-
-    let segments: Vec<&str> = rest.split('/').collect();
-    match segments.as_slice() {
-        ["api", ..] => {}
-        _ => return Err(ApiError::not_found(format!("nothing at {path}"))),
+    if !rest.starts_with("api/") {
+        return Step::Done(Err(ApiError::not_found(format!("nothing at {path}"))));
     }
     // A client that keeps sending wrong keys is refused for a while (the
     // guard); requests without a known address (fuzzing, in-process) are not.
     if let Some(ip) = peer {
-        app.guard.check(ip, Instant::now())?;
+        if let Err(e) = app.guard.check(ip, Instant::now()) {
+            return Step::Done(Err(e));
+        }
     }
     if let Err(e) = auth::check(req.headers(), &app.key_digest) {
         // Only a wrong key is a guess; a request without one is not.
         if let (Some(ip), true) = (peer, auth::presents_key(req.headers())) {
             app.guard.failed(ip, Instant::now());
         }
-        return Err(e);
+        return Step::Done(Err(e));
     }
+    Step::Api(Box::pin(api_route(app, req)))
+}
+
+/// The management API, behind the key, within the request deadline.
+async fn api_route(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    // A `Uri` clone shares its bytes, and the request can still be handed on whole.
+    let uri = req.uri().clone();
+    let path = uri.path();
+    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
     let query = uri.query();
     let method = req.method().clone();
     // Only the API reads bodies and waits on the store, so only it has a

@@ -10,7 +10,9 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -19,9 +21,9 @@ use hyper_util::server::conn::auto;
 use thiserror::Error;
 use tokio::net::{TcpListener, TcpSocket};
 
-use super::conns::{Connections, CountingIo};
+use super::conns::{Busy, Connections, CountingIo};
 pub use super::conns::{Limits, RESERVED_FDS};
-use super::{router, App};
+use super::{router, App, Body};
 use crate::store::StoreError;
 
 /// How often pending clicks are stored in sled.
@@ -164,14 +166,9 @@ pub async fn run(
         // The address goes to the router as an argument: a request
         // extension would allocate a map on every request.
         let peer_ip = Some(peer.ip());
-        let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-            let app = app.clone();
-            let busy = conn.begin();
-            async move {
-                let response = router::route(app, req, peer_ip).await;
-                drop(busy);
-                Ok::<_, Infallible>(response)
-            }
+        let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| Served {
+            busy: Some(conn.begin()),
+            answer: router::route(app.clone(), req, peer_ip),
         });
         let io = TokioIo::new(CountingIo::new(stream, slot.conn().clone()));
         let conn = builder.serve_connection(io, service).into_owned();
@@ -229,6 +226,29 @@ pub async fn run(
         .map_err(|_| StoreError::TaskFailed)??;
     tracing::info!("all clicks and links flushed to disk");
     Ok(())
+}
+
+/// A request's answer, keeping its connection marked busy until it is
+/// ready. A plain struct rather than an `async` block: hyper moves this
+/// future around, so it is kept as small as the answer itself.
+struct Served {
+    answer: router::Answer,
+    busy: Option<Busy>,
+}
+
+impl Future for Served {
+    type Output = Result<hyper::Response<Body>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.answer).poll(cx) {
+            Poll::Ready(resp) => {
+                this.busy = None;
+                Poll::Ready(Ok(resp))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 /// Closes connections idle past the idle timeout, for as long as the server runs.
