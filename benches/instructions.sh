@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# User-space instructions per redirect, kurz against the bare-hyper baseline,
+# counted by valgrind's callgrind: unlike CPU time, the count does not move
+# with other tenants of a shared machine, so a change of a few percent shows.
+# Kernel work (the socket reads and writes, the same for both servers) is not
+# counted, so the ratio is higher than the CPU-time ratio of benches/load.py.
+#
+#   bash benches/instructions.sh            # about 1 minute
+#
+# Needs valgrind, wrk and curl, and the 10,000-link data set that
+# `python3 benches/load.py` builds under target/load-data/ (run it once).
+# Each server runs under callgrind, is warmed up for 8 s (so the link cache
+# holds every link), then its counters are zeroed, wrk sends uniform random
+# redirects for 10 s, and the count is divided by the requests wrk completed.
+set -euo pipefail
+exec </dev/null
+cd "$(dirname "$0")/.."
+
+for tool in valgrind callgrind_control wrk curl; do
+  command -v "$tool" >/dev/null || { echo "instructions.sh: needs $tool" >&2; exit 2; }
+done
+data=target/load-data/links-10000
+[[ -d $data ]] || { echo "instructions.sh: no $data; run python3 benches/load.py once" >&2; exit 2; }
+cargo build --release -q --bin kurz --example baseline
+
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# count NAME PROGRAM ARGS... : prints "NAME requests instructions/request"
+count() {
+  local name=$1; shift
+  local port; port=$(free_port)
+  local args=("$@")
+  args=("${args[@]//PORT/$port}")
+  valgrind --tool=callgrind --fair-sched=yes --callgrind-out-file="$work/$name.%p" \
+    "${args[@]}" >"$work/$name.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 240); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
+    sleep 0.5
+  done
+  local lua=benches/wrk/redirect.lua url="http://127.0.0.1:$port"
+  wrk -t1 -c64 -d8s -s "$lua" "$url" -- 10000 uniform 1 >/dev/null
+  callgrind_control -z "$pid" >/dev/null 2>&1
+  local out; out=$(wrk -t1 -c64 -d10s -s "$lua" "$url" -- 10000 uniform 2)
+  callgrind_control -d "$pid" >/dev/null 2>&1
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  local requests; requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  local dump; dump=$(ls "$work/$name".*.1)
+  local ir; ir=$(awk '/^summary:/ {print $2}' "$dump")
+  echo "$name $requests $((ir / requests))"
+}
+
+cp -r "$data" "$work/data"
+kurz=$(count kurz target/release/kurz serve --listen 127.0.0.1:PORT --data "$work/data" \
+  --api-key bench-key-0123456789 --skip-startup-check)
+base=$(count baseline target/release/examples/baseline 127.0.0.1:PORT)
+read -r _ kreq kir <<<"$kurz"
+read -r _ breq bir <<<"$base"
+echo "| server | requests counted | instructions / request |"
+echo "|---|--:|--:|"
+echo "| kurz redirect, 10,000 links, uniform | $kreq | $kir |"
+echo "| baseline (bare hyper, fixed 302) | $breq | $bir |"
+python3 -c "print(f'kurz / baseline: {$kir / $bir:.2f}x instructions per request')"
