@@ -1,10 +1,13 @@
-//! Server limits over a real loopback socket: slowloris and oversized heads.
+//! Server limits over a real loopback socket: slowloris, oversized heads,
+//! too many headers, the brute-force guard on wrong keys, and the API's
+//! request deadline.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{start_server, start_with, Options};
+use common::{request, start_server, start_with, Options, KEY};
+use hyper::Method;
 use kurz::http::conns::Limits;
 use kurz::http::server::{MAX_HEADERS, MAX_HEAD_BYTES};
 
@@ -96,5 +99,75 @@ async fn more_headers_than_the_limit_are_refused() {
         );
     }
     assert_eq!(s.get("/healthz").await.status, 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_wrong_keys_get_429_while_redirects_and_other_clients_go_on() {
+    use kurz::http::guard::MAX_FAILURES;
+    let s = start_server().await;
+    s.create(r#"{"url":"https://a.example/","slug":"bf"}"#)
+        .await;
+    let wrong = [("authorization", "Bearer not-the-key-0123456789")];
+    for _ in 0..MAX_FAILURES {
+        // Requests without any key are not guesses and are not counted.
+        request(s.addr, Method::GET, "/api/links", &[], None)
+            .await
+            .assert_problem(401);
+        let r = common::request(s.addr, Method::GET, "/api/links", &wrong, None).await;
+        r.assert_problem(401);
+    }
+    // Now even the right key from this address waits.
+    let r = s.api(Method::GET, "/api/links", None).await;
+    r.assert_problem(429);
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    // Redirects are never held back.
+    assert_eq!(s.get("/bf").await.status, 302);
+    // Another client address is not affected.
+    let key = format!("Bearer {}", common::KEY);
+    let other = common::request_from(
+        Some("127.0.0.2".parse().unwrap()),
+        s.addr,
+        Method::GET,
+        "/api/links",
+        &[("authorization", &key)],
+        None,
+    )
+    .await;
+    assert_eq!(other.status, 200);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_trickled_past_the_request_deadline_gets_408_and_the_connection_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let deadline = std::time::Duration::from_millis(500);
+    let s = start_with(Options {
+        request_deadline: Some(deadline),
+        ..Options::default()
+    })
+    .await;
+    let mut conn = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let head = format!(
+        "POST /api/links HTTP/1.1\r\nhost: kurz\r\nauthorization: Bearer {KEY}\r\n\
+         content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"url\":"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    // The server answers and closes: reading to the end must finish.
+    tokio::time::timeout(deadline * 10, conn.read_to_end(&mut answer))
+        .await
+        .expect("the server closed the connection")
+        .unwrap();
+    assert!(started.elapsed() >= deadline);
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 408"), "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    // Nothing was created, and the server still answers.
+    let list = s.api(Method::GET, "/api/links", None).await.json();
+    assert_eq!(list["links"].as_array().unwrap().len(), 0);
     s.stop().await;
 }

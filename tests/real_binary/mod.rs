@@ -462,3 +462,51 @@ pub fn utc_today() -> String {
     let d = time::OffsetDateTime::now_utc().date();
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
+
+/// A temporary directory with a data directory path inside it (not created:
+/// kurz must create it itself).
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn data(&self, name: &str) -> PathBuf {
+        self.path().join(name)
+    }
+
+    /// `kurz ARGS --data <sandbox>/NAME`.
+    pub fn kurz(&self, data: &str, args: &[&str]) -> Output {
+        let data = self.data(data);
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--data", data.to_str().expect("utf-8 temp path")]);
+        run(self.path(), &all)
+    }
+
+    /// The `list` output of data dir `name`, as rows of tab-separated fields.
+    pub fn list(&self, name: &str, extra: &[&str]) -> Vec<Vec<String>> {
+        let mut args = vec!["list"];
+        args.extend(extra);
+        self.kurz(name, &args)
+            .ok()
+            .lines()
+            .map(|l| l.split('\t').map(str::to_owned).collect())
+            .collect()
+    }
+
+    pub fn slugs(&self, name: &str) -> Vec<String> {
+        self.list(name, &[])
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect()
+    }
+}
