@@ -4,10 +4,11 @@
 //! - [`config`]: the server's settings, from flags and `KURZ_*` variables.
 //! - [`cli`]: the command line (clap): `serve` and the offline admin commands.
 //! - [`commands`]: what each offline admin command does.
-//! - [`key`]: the API key file: generated once, kept with mode 0600.
+//! - [`key`]: the API key's digest and the key file that keeps only it.
 //! - [`store`]: the only code that touches sled: links, counters, cache.
 //! - [`slug`]: generating and validating short codes.
 //! - [`target`]: validating long URLs.
+//! - [`qr`]: QR codes of short URLs, as SVG or PNG.
 //! - [`clock`]: times as stored (Unix ms, day numbers) and shown (RFC 3339).
 //! - [`http`]: the hyper server: accept loop, router, redirect, API, errors.
 //!
@@ -22,6 +23,7 @@ pub mod commands;
 pub mod config;
 pub mod http;
 pub mod key;
+pub mod qr;
 pub mod slug;
 pub mod store;
 pub mod target;

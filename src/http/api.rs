@@ -1,4 +1,5 @@
-//! The management API under `/api/links`: create, list, read, change, delete, stats.
+//! The management API under `/api/links`: create, list, read, change, delete,
+//! stats, QR codes.
 //!
 //! Handlers have what the client sent checked by [`super::wire`] (422 for
 //! well-formed but invalid values), call the store, and answer JSON. A 201 is
@@ -8,15 +9,15 @@
 use std::sync::Arc;
 
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, LOCATION};
+use hyper::header::{HeaderValue, CONTENT_TYPE, LOCATION};
 use hyper::{Request, Response, StatusCode};
 use serde::Serialize;
 
 use super::error::ApiError;
 use super::wire::{json, read_json, CreateRequest, LinkJson, NewLink, PatchRequest};
 use super::{App, Body};
-use crate::clock;
 use crate::store::{Cursor, StoreError};
+use crate::{clock, qr};
 
 /// Default and largest page size of `GET /api/links`.
 const PAGE_DEFAULT: usize = 50;
@@ -207,4 +208,47 @@ pub async fn stats(app: Arc<App>, slug: &str, raw_query: Option<&str>) -> Reply 
             daily,
         },
     ))
+}
+
+/// `GET /api/links/{slug}/qr?format=svg|png&size=N`: a QR code of the
+/// link's short URL (default SVG, 256 pixels).
+pub async fn qr(app: Arc<App>, slug: &str, raw_query: Option<&str>) -> Reply {
+    let q = query(raw_query);
+    let format = match param(&q, "format") {
+        None => qr::Format::Svg,
+        Some(f) => qr::Format::parse(f)
+            .ok_or_else(|| ApiError::bad_request("format must be svg or png"))?,
+    };
+    let size = match param(&q, "size") {
+        None => qr::DEFAULT_SIZE,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (qr::MIN_SIZE..=qr::MAX_SIZE).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "size must be a whole number of pixels from {} to {}",
+                    qr::MIN_SIZE,
+                    qr::MAX_SIZE
+                ))
+            })?,
+    };
+    if app.store.get(slug)?.is_none() {
+        return Err(no_link(slug));
+    }
+    let url = app.short_url(slug);
+    // A large PNG takes milliseconds to draw and compress: not on a worker.
+    let image = tokio::task::spawn_blocking(move || qr::render(&url, format, size))
+        .await
+        .map_err(|_| ApiError::from(StoreError::TaskFailed))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot draw a QR code");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "cannot draw the QR code")
+        })?;
+    let mut resp = Response::new(Body::from(image));
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    Ok(resp)
 }

@@ -180,6 +180,8 @@ async fn api_route(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Bod
             (["api", "links", _], _) => Err(ApiError::method_not_allowed("GET, PATCH, DELETE")),
             (["api", "links", slug, "stats"], Method::GET) => api::stats(app, slug, query).await,
             (["api", "links", _, "stats"], _) => Err(ApiError::method_not_allowed("GET")),
+            (["api", "links", slug, "qr"], Method::GET) => api::qr(app, slug, query).await,
+            (["api", "links", _, "qr"], _) => Err(ApiError::method_not_allowed("GET")),
             _ => Err(ApiError::not_found(format!("no API route at {path}"))),
         }
     };
