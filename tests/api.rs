@@ -214,6 +214,50 @@ async fn the_api_needs_the_key() {
 }
 
 #[tokio::test]
+async fn search_finds_slug_or_url_substrings_ignoring_case() {
+    let s = start_server().await;
+    for (slug, url) in [
+        ("rust-book", "https://doc.rust-lang.org/book/"),
+        ("cats", "https://example.com/Rust/cats"),
+        ("dogs", "https://example.com/dogs"),
+    ] {
+        s.create(&format!(r#"{{"url":"{url}","slug":"{slug}"}}"#))
+            .await;
+    }
+    let found = |j: serde_json::Value| -> Vec<String> {
+        let links = j["links"].as_array().unwrap();
+        links
+            .iter()
+            .map(|l| l["slug"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let j = s.api(Method::GET, "/api/links?q=RUST", None).await.json();
+    assert_eq!(found(j), ["cats", "rust-book"]);
+    // Percent-encoded like any query value; paging works as for the full list.
+    let j = s
+        .api(Method::GET, "/api/links?q=example.com%2F&limit=1", None)
+        .await
+        .json();
+    assert_eq!(found(j.clone()), ["dogs"]);
+    let next = j["next_cursor"].as_str().unwrap().to_owned();
+    let path = format!("/api/links?q=example.com%2F&limit=1&cursor={next}");
+    let j = s.api(Method::GET, &path, None).await.json();
+    assert_eq!(found(j.clone()), ["cats"]);
+    assert!(j["next_cursor"].is_null());
+    let j = s
+        .api(Method::GET, "/api/links?q=nothing-like-it", None)
+        .await
+        .json();
+    assert!(found(j).is_empty());
+    let long = "x".repeat(257);
+    let r = s
+        .api(Method::GET, &format!("/api/links?q={long}"), None)
+        .await;
+    r.assert_problem(400);
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn list_pages_newest_first_with_cursors() {
     let s = start_server().await;
     let mut made = Vec::new();

@@ -23,6 +23,9 @@ use crate::{clock, qr};
 const PAGE_DEFAULT: usize = 50;
 const PAGE_MAX: usize = 1000;
 
+/// Longest search text of `GET /api/links?q=`.
+const SEARCH_MAX: usize = 256;
+
 /// Default and largest `days` of the stats route.
 const DAYS_DEFAULT: u32 = 30;
 const DAYS_MAX: u32 = 366;
@@ -77,7 +80,7 @@ fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
     q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-/// `GET /api/links?limit=N&cursor=C`.
+/// `GET /api/links?limit=N&cursor=C&q=TEXT`.
 pub async fn list(app: Arc<App>, raw_query: Option<&str>) -> Reply {
     let q = query(raw_query);
     let limit = match param(&q, "limit") {
@@ -96,6 +99,15 @@ pub async fn list(app: Arc<App>, raw_query: Option<&str>) -> Reply {
             Some(Cursor::decode(c).ok_or_else(|| ApiError::bad_request("cursor is not valid"))?)
         }
     };
+    let needle = match param(&q, "q") {
+        Some(n) if n.len() > SEARCH_MAX => {
+            return Err(ApiError::bad_request(format!(
+                "q must be at most {SEARCH_MAX} bytes"
+            )))
+        }
+        Some("") | None => None,
+        Some(n) => Some(n.to_owned()),
+    };
 
     #[derive(Serialize)]
     struct ListJson {
@@ -104,7 +116,9 @@ pub async fn list(app: Arc<App>, raw_query: Option<&str>) -> Reply {
     }
     let app2 = app.clone();
     let out = blocking(move || {
-        let page = app2.store.list(limit, cursor.as_ref())?;
+        let page = app2
+            .store
+            .search(limit, cursor.as_ref(), needle.as_deref())?;
         let mut links = Vec::with_capacity(page.links.len());
         for (slug, link) in &page.links {
             links.push(LinkJson::new(&app2, slug, link, app2.store.clicks(slug)?));

@@ -43,15 +43,50 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
+/// Most links one search call looks at (see [`Store::search`]).
+pub const SEARCH_SCAN: usize = 20_000;
+
 impl Store {
     /// Up to `limit` links, newest first, starting after `after`.
     ///
     /// # Errors
     /// sled errors and damaged records.
     pub fn list(&self, limit: usize, after: Option<&Cursor>) -> Result<Page, StoreError> {
+        self.search(limit, after, None)
+    }
+
+    /// Up to `limit` links whose slug or URL contains `needle` (ASCII case
+    /// ignored; all of a link when `None`), newest first, starting after
+    /// `after`. A search looks at no more than [`SEARCH_SCAN`] links per
+    /// call, so one call stays short on a large database: its page can then
+    /// hold fewer than `limit` links, even none, while `next` says where to
+    /// go on.
+    ///
+    /// # Errors
+    /// sled errors and damaged records.
+    pub fn search(
+        &self,
+        limit: usize,
+        after: Option<&Cursor>,
+        needle: Option<&str>,
+    ) -> Result<Page, StoreError> {
+        self.search_within(limit, after, needle, SEARCH_SCAN)
+    }
+
+    fn search_within(
+        &self,
+        limit: usize,
+        after: Option<&Cursor>,
+        needle: Option<&str>,
+        scan: usize,
+    ) -> Result<Page, StoreError> {
+        let needle = needle.map(str::to_ascii_lowercase);
         let before = after.map(|c| entry_key(c.created_at, &c.slug));
         let mut links = Vec::with_capacity(limit.min(1024));
-        let mut more = false;
+        let mut examined = 0usize;
+        // Just after the last link looked at: where a next call goes on.
+        let mut last: Option<Cursor> = None;
+        let mut next = None;
         for item in self.inner.created.newest_first(before.as_deref()) {
             let key = match item {
                 Ok(key) => key,
@@ -80,19 +115,110 @@ impl Store {
             if entry_key(link.created_at, &slug) != key {
                 continue;
             }
-            if links.len() == limit {
-                more = true;
+            if needle.is_some() && examined == scan {
+                next = last;
                 break;
             }
-            links.push((slug, link));
+            examined += 1;
+            let hit = needle
+                .as_deref()
+                .is_none_or(|n| contains(&slug, n) || contains(&link.target, n));
+            if hit {
+                if links.len() == limit {
+                    next = last;
+                    break;
+                }
+                last = Some(Cursor {
+                    created_at: link.created_at,
+                    slug: slug.clone(),
+                });
+                links.push((slug, link));
+            } else {
+                last = Some(Cursor {
+                    created_at: link.created_at,
+                    slug,
+                });
+            }
         }
-        let next = match (more, links.last()) {
-            (true, Some((slug, link))) => Some(Cursor {
-                created_at: link.created_at,
-                slug: slug.clone(),
-            }),
-            _ => None,
-        };
         Ok(Page { links, next })
+    }
+}
+
+/// Whether `hay` contains `needle` (already lower case), ASCII case ignored.
+fn contains(hay: &str, needle: &str) -> bool {
+    needle.is_empty()
+        || hay
+            .as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store_with(n: i64) -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        for i in 0..n {
+            let target = if i % 3 == 0 {
+                "https://Example.com/Three"
+            } else {
+                "https://other.example/"
+            };
+            let link = Link {
+                target: format!("{target}{i}"),
+                created_at: i + 1,
+                expires_at: None,
+                max_clicks: None,
+                redirect_status: None,
+            };
+            store.create(&format!("s{i}"), &link).unwrap().unwrap();
+        }
+        (store, dir)
+    }
+
+    fn slugs(page: &Page) -> Vec<&str> {
+        page.links.iter().map(|(s, _)| s.as_str()).collect()
+    }
+
+    #[test]
+    fn search_matches_slug_or_url_ignoring_case_and_pages_on() {
+        let (store, _dir) = store_with(10);
+        let page = store.search(2, None, Some("example.COM/three")).unwrap();
+        assert_eq!(slugs(&page), ["s9", "s6"]);
+        let page = store
+            .search(2, page.next.as_ref(), Some("example.COM/three"))
+            .unwrap();
+        assert_eq!(slugs(&page), ["s3", "s0"]);
+        assert!(page.next.is_none());
+        let page = store.search(50, None, Some("S1")).unwrap();
+        assert_eq!(slugs(&page), ["s1"]);
+        assert!(store
+            .search(50, None, Some("nowhere"))
+            .unwrap()
+            .links
+            .is_empty());
+    }
+
+    #[test]
+    fn a_search_stops_after_its_scan_budget_and_says_where_to_go_on() {
+        let (store, _dir) = store_with(10);
+        // Hits are s9, s6, s3, s0. Four links looked at (s9..s6), then the
+        // budget is spent: the page is short, and goes on after s6.
+        let page = store.search_within(50, None, Some("three"), 4).unwrap();
+        assert_eq!(slugs(&page), ["s9", "s6"]);
+        let next = page.next.clone().unwrap();
+        assert_eq!(next.slug, "s6");
+        let page = store
+            .search_within(50, Some(&next), Some("three"), 4)
+            .unwrap();
+        assert_eq!(slugs(&page), ["s3"]);
+        assert_eq!(page.next.clone().unwrap().slug, "s2");
+        let page = store
+            .search_within(50, page.next.as_ref(), Some("three"), 4)
+            .unwrap();
+        assert_eq!(slugs(&page), ["s0"]);
+        assert!(page.next.is_none());
     }
 }

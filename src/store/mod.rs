@@ -32,7 +32,7 @@ use thiserror::Error;
 pub use cache::CachedLink;
 pub use check::CheckReport;
 pub use clicks::Counted;
-pub use list::{Cursor, Page};
+pub use list::{Cursor, Page, SEARCH_SCAN};
 pub use record::{Link, RecordError};
 pub use transfer::{ExportRecord, ImportOutcome, REDIRECT_STATUSES};
 
