@@ -13,6 +13,7 @@ pub mod guard;
 pub mod redirect;
 pub mod router;
 pub mod server;
+pub mod session;
 pub mod wire;
 
 use bytes::Bytes;
@@ -58,6 +59,8 @@ pub struct App {
     /// answered 408 and its connection closed (redirects never wait).
     /// Default [`REQUEST_DEADLINE`].
     pub request_deadline: std::time::Duration,
+    /// Signed-in browsers.
+    pub sessions: session::Sessions,
     /// How many connections are served at once and how long they may idle.
     pub limits: conns::Limits,
     /// Whether `server::run` checks the store's integrity in the background
@@ -80,6 +83,7 @@ impl App {
             guard: guard::AuthGuard::default(),
             request_deadline: REQUEST_DEADLINE,
             limits: conns::Limits::default(),
+            sessions: session::Sessions::default(),
             startup_check: true,
             degraded: std::sync::RwLock::new(None),
             store,

@@ -20,7 +20,7 @@ use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, X_CONTENT_TYPE_OPTION
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::error::ApiError;
-use super::{api, auth, redirect, App, Body};
+use super::{api, auth, redirect, session, App, Body};
 
 /// A request's answer. Redirects and the fixed pages are answered at once,
 /// without an `async` state machine: hyper moves the future of every request
@@ -146,6 +146,18 @@ fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Step
     if let Some(ip) = peer {
         if let Err(e) = app.guard.check(ip, Instant::now()) {
             return Step::Done(Err(e));
+        }
+    }
+    if rest == "api/session" {
+        return Step::Api(Box::pin(session::route(app, req, peer)));
+    }
+    // A signed-in browser's cookie stands in for the key, unless it comes
+    // with a key (then the key decides) or from another site.
+    if !auth::presents_key(req.headers()) {
+        match session::by_cookie(&app, req.method(), req.headers()) {
+            session::ByCookie::Yes => return Step::Api(Box::pin(api_route(app, req))),
+            session::ByCookie::CrossSite => return Step::Done(Err(session::cross_site())),
+            session::ByCookie::No => {}
         }
     }
     if let Err(e) = auth::check(req.headers(), &app.key_digest) {

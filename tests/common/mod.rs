@@ -38,6 +38,7 @@ pub struct Options {
     pub base_url: Option<String>,
     pub request_deadline: Option<std::time::Duration>,
     pub limits: Option<kurz::http::conns::Limits>,
+    pub session_ttl: Option<std::time::Duration>,
 }
 
 impl Default for Options {
@@ -48,6 +49,7 @@ impl Default for Options {
             base_url: None,
             request_deadline: None,
             limits: None,
+            session_ttl: None,
         }
     }
 }
@@ -89,6 +91,9 @@ pub async fn start_in(data: &Path, opts: Options) -> TestServer {
     }
     if let Some(l) = opts.limits {
         app.limits = l;
+    }
+    if let Some(ttl) = opts.session_ttl {
+        app.sessions = kurz::http::session::Sessions::with_ttl(ttl);
     }
     let app = Arc::new(app);
     let (tx, rx) = oneshot::channel::<()>();
