@@ -2,7 +2,8 @@
 //!
 //! [`server::run`] accepts connections and drives them; every request goes
 //! through [`router::route`], which hands redirects to [`redirect`] and the
-//! management API to [`api`] behind [`auth`] and the brute-force [`guard`].
+//! management API to [`api`] behind [`auth`] and the brute-force [`guard`],
+//! and the web page to [`page`].
 //! Failures become problem+json responses in one place, [`error`].
 
 pub mod api;
@@ -10,6 +11,7 @@ pub mod auth;
 pub mod conns;
 pub mod error;
 pub mod guard;
+pub mod page;
 pub mod redirect;
 pub mod router;
 pub mod server;

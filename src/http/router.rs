@@ -1,10 +1,11 @@
 //! Routing: one `match` over the method and the path's segments.
 //!
 //! A one-segment path is a slug (the hot path, matched without allocating);
-//! `/api/...` needs the key and goes to [`super::api`]; `/healthz` and `/`
-//! are small fixed answers. A known path with the wrong method is 405 with
-//! `Allow`; anything else is 404. Every answer, error or not, is a response:
-//! the service never fails a connection.
+//! `/api/...` needs the key and goes to [`super::api`]; `/healthz` is a small
+//! fixed answer; `/` and `/assets/...` are the web page, from [`super::page`].
+//! A known path with the wrong method is 405 with `Allow`; anything else is
+//! 404. Every answer, error or not, is a response: the service never fails a
+//! connection.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -20,7 +21,7 @@ use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, X_CONTENT_TYPE_OPTION
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::error::ApiError;
-use super::{api, auth, redirect, session, App, Body};
+use super::{api, auth, page, redirect, session, App, Body};
 
 /// A request's answer. Redirects and the fixed pages are answered at once,
 /// without an `async` state machine: hyper moves the future of every request
@@ -119,12 +120,7 @@ fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Step
     // Hot path: `/{slug}`.
     if !rest.contains('/') {
         return Step::Done(match rest {
-            "" => only_get(is_get || is_head).map(|()| {
-                text(
-                    StatusCode::OK,
-                    "kurz: a URL shortener. API under /api/links\n",
-                )
-            }),
+            "" => page::index(req.method(), req.headers()),
             "healthz" => only_get(is_get || is_head).map(|()| match app.degraded() {
                 None => text(StatusCode::OK, "ok\n"),
                 Some(why) => {
@@ -137,6 +133,9 @@ fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Step
             slug if is_get || is_head => redirect::follow(&app, slug, is_get),
             _ => Err(ApiError::method_not_allowed("GET, HEAD")),
         });
+    }
+    if let Some(name) = rest.strip_prefix(page::ASSETS_PREFIX) {
+        return Step::Done(page::asset(name, req.method(), req.headers()));
     }
     if !rest.starts_with("api/") {
         return Step::Done(Err(ApiError::not_found(format!("nothing at {path}"))));
