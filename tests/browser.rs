@@ -1,0 +1,233 @@
+//! The web page in a real browser: Debian's headless Chromium driven over
+//! WebDriver (chromedriver, through `fantoccini`) against a real kurz on
+//! loopback. Signs in, shortens a link whose URL carries markup, finds it
+//! in the list, opens it (chart and QR code), edits it, deletes it and
+//! signs out, saving a screenshot of each step under
+//! `target/browser-screenshots/`.
+//!
+//! Needs `chromium` and `chromedriver` on the PATH (`.ci/run` installs
+//! Debian's `chromium` and `chromium-driver`), so it is `#[ignore]`d for a
+//! plain `cargo test`: run it with `cargo test --test browser -- --ignored`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{start_server, KEY};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper::Method;
+
+/// Longest wait for anything on the page.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// chromedriver, killed when dropped.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+async fn browser(profile: &std::path::Path) -> (Driver, Client) {
+    let port = free_port();
+    let driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver is not installed (apt-get install chromium-driver)");
+    let driver = Driver(driver);
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--window-size=1100,900",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }
+    });
+    let caps = match caps {
+        serde_json::Value::Object(map) => map,
+        _ => unreachable!(),
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    // chromedriver takes a moment to listen.
+    for _ in 0..100 {
+        let mut builder = ClientBuilder::new(connector.clone());
+        builder.capabilities(caps.clone());
+        if let Ok(client) = builder.connect(&url).await {
+            return (driver, client);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("could not start a WebDriver session");
+}
+
+/// Waits for the element `css` and returns it once it is displayed.
+async fn shown(c: &Client, css: &str) -> fantoccini::elements::Element {
+    let started = std::time::Instant::now();
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            if e.is_displayed().await.unwrap_or(false) {
+                return e;
+            }
+        }
+        assert!(started.elapsed() < WAIT, "{css} never showed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn shot(c: &Client, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn the_page_does_everything_in_a_real_browser() {
+    let s = start_server().await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = browser(profile.path()).await;
+    let base = format!("http://{}/", s.addr);
+
+    // Sign in.
+    c.goto(&base).await.unwrap();
+    shown(&c, "#signin-key").await.send_keys(KEY).await.unwrap();
+    shot(&c, "1-sign-in").await;
+    c.find(Locator::Css("#signin-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // Shorten a link whose URL carries markup: it must stay text.
+    let hostile = "https://example.com/a?x=\"><img/src=x/id=pwned>";
+    shown(&c, "#shorten-url")
+        .await
+        .send_keys(hostile)
+        .await
+        .unwrap();
+    let options = c.find(Locator::Css("#shorten-options")).await.unwrap();
+    let _ = options.click().await;
+    shown(&c, "#shorten-slug")
+        .await
+        .send_keys("in-browser")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#shorten-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let short = shown(&c, "#shorten-short").await.text().await.unwrap();
+    assert!(short.ends_with("/in-browser"), "{short}");
+    shown(&c, "#shorten-qr").await;
+    shot(&c, "2-shortened").await;
+    let stored = s
+        .api(Method::GET, "/api/links/in-browser", None)
+        .await
+        .json();
+    assert!(!stored["url"].as_str().unwrap().contains("<img"));
+
+    // Three visitors follow it, so the page has clicks to show.
+    for _ in 0..3 {
+        assert_eq!(s.get("/in-browser").await.status, 302);
+    }
+
+    // Find it in the list (reloaded, for the clicks), and open it.
+    c.refresh().await.unwrap();
+    let link = shown(&c, "#links a.link-open").await;
+    let row = c
+        .find(Locator::Css("#links li"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(row.contains("3 clicks"), "{row}");
+    assert!(link.text().await.unwrap().contains("/in-browser"));
+    assert!(c.find(Locator::Css("#pwned")).await.is_err(), "markup ran");
+    shot(&c, "3-list").await;
+    link.click().await.unwrap();
+    let title = shown(&c, "#detail-title").await.text().await.unwrap();
+    assert_eq!(title, "/in-browser");
+    let target = shown(&c, "#detail-target").await.text().await.unwrap();
+    assert_eq!(target, stored["url"].as_str().unwrap());
+    assert_eq!(shown(&c, "#detail-clicks").await.text().await.unwrap(), "3");
+    shown(&c, "#chart svg").await;
+    let bars = c.find_all(Locator::Css("#chart rect.bar")).await.unwrap();
+    assert_eq!(bars.len(), 30, "one bar a day");
+    shown(&c, "#detail-qr").await;
+    shot(&c, "4-detail").await;
+
+    // Edit: a click limit of 5.
+    let max = shown(&c, "#edit-max").await;
+    max.clear().await.unwrap();
+    max.send_keys("5").await.unwrap();
+    c.find(Locator::Css("#edit-save"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    shown(&c, "#edit-saved").await;
+    let started = std::time::Instant::now();
+    loop {
+        let j = s
+            .api(Method::GET, "/api/links/in-browser", None)
+            .await
+            .json();
+        if j["max_clicks"] == 5 {
+            break;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the edit never reached the server: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shot(&c, "5-edited").await;
+
+    // Delete, confirmed.
+    c.find(Locator::Css("#delete"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    shown(&c, "#delete-yes").await.click().await.unwrap();
+    shown(&c, "#list").await;
+    let started = std::time::Instant::now();
+    while s
+        .api(Method::GET, "/api/links/in-browser", None)
+        .await
+        .status
+        != 404
+    {
+        assert!(started.elapsed() < WAIT, "the link was never deleted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shot(&c, "6-deleted").await;
+
+    // Sign out.
+    shown(&c, "#signout").await.click().await.unwrap();
+    shown(&c, "#signin-key").await;
+    shot(&c, "7-signed-out").await;
+    c.close().await.unwrap();
+    s.stop().await;
+}
