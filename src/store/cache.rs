@@ -31,6 +31,11 @@ pub struct CachedLink {
 }
 
 impl CachedLink {
+    /// Whether the link has expired at `now` (Unix ms).
+    pub fn expired_at(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|e| now >= e)
+    }
+
     /// Keeps what serving needs of a decoded record.
     pub fn new(link: Link) -> Self {
         CachedLink {

@@ -69,7 +69,7 @@ impl Store {
         link: &CachedLink,
         now: i64,
     ) -> Result<ClickOutcome, StoreError> {
-        if link.expires_at.is_some_and(|e| now >= e) {
+        if link.expired_at(now) {
             return Ok(ClickOutcome::Expired);
         }
         Ok(
@@ -95,7 +95,7 @@ impl Store {
         link: &CachedLink,
         now: i64,
     ) -> Result<ClickOutcome, StoreError> {
-        if link.expires_at.is_some_and(|e| now >= e) {
+        if link.expired_at(now) {
             return Ok(ClickOutcome::Expired);
         }
         if let Some(max) = link.max_clicks {
