@@ -13,6 +13,7 @@ use std::hint::black_box;
 
 use kurz::clock;
 use kurz::store::{Link, Store};
+use kurz::visit::Visit;
 
 const SIZES: [usize; 2] = [1_000, 1_000_000];
 
@@ -83,7 +84,13 @@ fn store_benches(c: &mut Criterion) {
         let now = clock::now_ms();
         let l = store.resolve(hot[0]).unwrap().unwrap();
         g.bench_function("click", |b| {
-            b.iter(|| black_box(store.click(hot[pick.next(hot.len())], &l, now).unwrap()))
+            b.iter(|| {
+                black_box(
+                    store
+                        .click(hot[pick.next(hot.len())], &l, now, &Visit::default())
+                        .unwrap(),
+                )
+            })
         });
         store.flush_clicks().unwrap();
 

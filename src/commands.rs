@@ -225,6 +225,20 @@ fn stats(data: &Path, slug: &str, days: u16) -> Result<ExitCode, CommandError> {
     for (day, n) in (from..=today).zip(daily) {
         println!("{}  {n}", clock::format_day(day));
     }
+    let sources = store.sources(slug)?;
+    if !sources.referrers.is_empty() || sources.other_referrers > 0 {
+        println!("referrers:");
+        for (host, n) in &sources.referrers {
+            println!("  {host}  {n}");
+        }
+        if sources.other_referrers > 0 {
+            println!("  (other hosts)  {}", sources.other_referrers);
+        }
+    }
+    println!("bot visits: {}", sources.bot_visits());
+    for (name, n) in &sources.bots {
+        println!("  {name}  {n}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

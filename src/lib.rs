@@ -9,10 +9,11 @@
 //! - [`slug`]: generating and validating short codes.
 //! - [`target`]: validating long URLs.
 //! - [`qr`]: QR codes of short URLs, as SVG or PNG.
+//! - [`visit`]: what a click says about its visitor: referrer host, bot.
 //! - [`clock`]: times as stored (Unix ms, day numbers) and shown (RFC 3339).
 //! - [`http`]: the hyper server: accept loop, router, redirect, API, errors.
 //!
-//! Dependencies point one way: `http` → `store` → (`slug`, `target`, `clock`).
+//! Dependencies point one way: `http` → `store` → (`slug`, `target`, `visit`, `clock`).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -27,3 +28,4 @@ pub mod qr;
 pub mod slug;
 pub mod store;
 pub mod target;
+pub mod visit;

@@ -14,7 +14,7 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use real_binary::{api, get, utc_today, Sandbox, Server};
+use real_binary::{api, get, utc_today, Conn, Sandbox, Server};
 
 /// The slug at the end of a printed short URL, checking the prefix.
 fn slug_of<'a>(printed: &'a str, base: &str) -> &'a str {
@@ -214,6 +214,17 @@ fn export_then_import_reproduces_links_and_clicks() {
     assert_eq!(r.status, 201, "{}", r.text());
     click(&server, "one", 3, 302, "https://example.com/one");
     click(&server, "lim", 2, 307, "https://example.com/lim");
+    // Where clicks came from: one more click from a page, and a bot's visit.
+    let mut c = Conn::open(server.addr).unwrap();
+    for header in [
+        ("Referer", "https://News.example/post?id=1"),
+        (
+            "User-Agent",
+            "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+        ),
+    ] {
+        assert_eq!(c.send("GET", "/one", &[header], None).unwrap().status, 302);
+    }
     let (status, _) = server.terminate();
     assert!(status.success(), "SIGTERM must exit 0, got {status}");
     let day_after = utc_today();
@@ -241,13 +252,19 @@ fn export_then_import_reproduces_links_and_clicks() {
         let mut keys: Vec<&str> = r.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
         let mut want = fields.to_vec();
+        if r["slug"] == "one" {
+            // Only links with referrers or bots carry them.
+            want.extend(["referrers", "bots"]);
+        }
         want.sort_unstable();
         assert_eq!(keys, want, "{r}");
     }
     let one = record(&records, "one");
     assert_eq!(one["url"], "https://example.com/one");
-    assert_eq!(one["clicks"], 3);
-    assert_daily_today(one, 3, &day_before, &day_after);
+    assert_eq!(one["clicks"], 4, "the bot's visit is not a click");
+    assert_daily_today(one, 4, &day_before, &day_after);
+    assert_eq!(one["referrers"], serde_json::json!({"news.example": 1}));
+    assert_eq!(one["bots"], serde_json::json!({"Slack": 1}));
     let lim = record(&records, "lim");
     assert_eq!(lim["clicks"], 2);
     assert_eq!(lim["max_clicks"], 100);
@@ -270,10 +287,17 @@ fn export_then_import_reproduces_links_and_clicks() {
         stats
             .ok()
             .lines()
-            .any(|l| l.split_whitespace().eq(["clicks:", "3"])),
+            .any(|l| l.split_whitespace().eq(["clicks:", "4"])),
         "{}",
         stats.stdout
     );
+    for line in [["news.example", "1"], ["Slack", "1"]] {
+        assert!(
+            stats.stdout.lines().any(|l| l.split_whitespace().eq(line)),
+            "{}",
+            stats.stdout
+        );
+    }
 
     // Again: every slug exists, is reported, and nothing is counted twice.
     let out = sb.kurz("dst", &["import", file_arg]);

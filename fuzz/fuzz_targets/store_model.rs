@@ -1,12 +1,14 @@
 //! Random operations on a real `Store` in a temporary directory, side by
 //! side with a `BTreeMap` model, compared after every step.
 //!
-//! The input is a list of operations on 16 slugs: create, click, patch,
-//! delete, flush, and reopen (a graceful stop and a new open of the same
-//! directory). Invariants checked after each one:
+//! The input is a list of operations on 16 slugs: create, click (by a
+//! person with or without a referrer, or by a bot), patch, delete, flush,
+//! and reopen (a graceful stop and a new open of the same directory).
+//! Invariants checked after each one:
 //! - create succeeds exactly when the model has no such slug;
 //! - every slug reads back as the model has it (target, or absent), and its
-//!   click total is the model's exact count, pending clicks included;
+//!   click total is the model's exact count, pending clicks included, and
+//!   so are its clicks per referrer host and its bot visits;
 //! - the number of links is the model's, a listing holds exactly the
 //!   model's slugs, and `Store::check` finds nothing wrong.
 
@@ -15,17 +17,47 @@
 use std::collections::BTreeMap;
 
 use kurz::store::{ClickOutcome, Link, LinkPatch, Store};
+use kurz::visit::{Visit, OTHER_BOT};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
 enum Op {
     Create { slug: u8, target: u8 },
-    Click { slug: u8 },
+    Click { slug: u8, from: u8 },
     Patch { slug: u8, target: u8 },
     Delete { slug: u8 },
     Flush,
+    FlushSources,
     Reopen,
+}
+
+/// Who clicks: a referrer host, a bot, or a person coming from nowhere.
+fn visit(from: u8) -> Visit {
+    match from % 8 {
+        n @ 0..=3 => Visit {
+            referrer: Some(format!("h{n}.example")),
+            bot: None,
+        },
+        4 => Visit {
+            referrer: None,
+            bot: Some("Slack"),
+        },
+        5 => Visit {
+            referrer: None,
+            bot: Some(OTHER_BOT),
+        },
+        _ => Visit::default(),
+    }
+}
+
+/// What the model knows of a link.
+#[derive(Default)]
+struct Model {
+    target: String,
+    clicks: u64,
+    referrers: BTreeMap<String, u64>,
+    bots: u64,
 }
 
 const CACHE: u64 = 1 << 20;
@@ -54,8 +86,7 @@ fuzz_target!(|ops: Vec<Op>| {
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let mut store = Store::open(dir.path(), CACHE).expect("open");
-    // slug -> (target, clicks)
-    let mut model: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    let mut model: BTreeMap<String, Model> = BTreeMap::new();
     let now = 1_800_000_000_000;
     for op in &ops {
         match *op {
@@ -63,18 +94,30 @@ fuzz_target!(|ops: Vec<Op>| {
                 let s = slug(s);
                 let created = store.create(&s, &link(t)).expect("create");
                 assert_eq!(created.is_ok(), !model.contains_key(&s), "create {s}");
-                model.entry(s).or_insert((target(t), 0));
+                model.entry(s).or_insert_with(|| Model {
+                    target: target(t),
+                    ..Model::default()
+                });
             }
-            Op::Click { slug: s } => {
+            Op::Click { slug: s, from } => {
                 let s = slug(s);
+                let visit = visit(from);
                 match store.resolve(&s).expect("resolve") {
                     Some(cached) => {
                         let entry = model.get_mut(&s).expect("resolved a slug the model lacks");
                         assert_eq!(
-                            store.click(&s, &cached, now).expect("click"),
+                            store.click(&s, &cached, now, &visit).expect("click"),
                             ClickOutcome::Counted
                         );
-                        entry.1 += 1;
+                        match (visit.bot, visit.referrer) {
+                            (Some(_), _) => entry.bots += 1,
+                            (None, referrer) => {
+                                entry.clicks += 1;
+                                if let Some(host) = referrer {
+                                    *entry.referrers.entry(host).or_default() += 1;
+                                }
+                            }
+                        }
                     }
                     None => assert!(!model.contains_key(&s), "{s} did not resolve"),
                 }
@@ -88,7 +131,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 let updated = store.update(&s, &patch).expect("update");
                 assert_eq!(updated.is_some(), model.contains_key(&s), "patch {s}");
                 if let Some(entry) = model.get_mut(&s) {
-                    entry.0 = target(t);
+                    entry.target = target(t);
                 }
             }
             Op::Delete { slug: s } => {
@@ -100,6 +143,9 @@ fuzz_target!(|ops: Vec<Op>| {
                 );
             }
             Op::Flush => store.flush_all().expect("flush"),
+            Op::FlushSources => {
+                store.flush_sources().expect("flush sources");
+            }
             Op::Reopen => {
                 store.flush_all().expect("flush");
                 drop(store);
@@ -111,15 +157,16 @@ fuzz_target!(|ops: Vec<Op>| {
             let got = store.get(&s).expect("get").map(|l| l.target);
             assert_eq!(
                 got.as_ref(),
-                model.get(&s).map(|m| &m.0),
+                model.get(&s).map(|m| &m.target),
                 "{s} after {op:?}"
             );
-            if let Some((_, clicks)) = model.get(&s) {
-                assert_eq!(
-                    store.clicks(&s).expect("clicks"),
-                    *clicks,
-                    "{s} after {op:?}"
-                );
+            if let Some(m) = model.get(&s) {
+                assert_eq!(store.clicks(&s).expect("clicks"), m.clicks, "{s} after {op:?}");
+                let sources = store.sources(&s).expect("sources");
+                let referrers: BTreeMap<String, u64> = sources.referrers.iter().cloned().collect();
+                assert_eq!(referrers, m.referrers, "{s} referrers after {op:?}");
+                assert_eq!(sources.other_referrers, 0, "{s} after {op:?}");
+                assert_eq!(sources.bot_visits(), m.bots, "{s} bots after {op:?}");
             }
         }
         assert_eq!(store.len(), model.len());

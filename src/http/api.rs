@@ -191,22 +191,18 @@ pub async fn stats(app: Arc<App>, slug: &str, raw_query: Option<&str>) -> Reply 
         return Err(no_link(slug));
     }
 
-    #[derive(Serialize)]
-    struct Day {
-        date: String,
-        clicks: u64,
-    }
-    #[derive(Serialize)]
-    struct StatsJson {
-        slug: String,
-        clicks: u64,
-        daily: Vec<Day>,
-    }
     let today = clock::day_of(clock::now_ms());
     let from = today.saturating_sub(days - 1);
     let (app2, s) = (app.clone(), slug.to_owned());
-    let (clicks, daily) =
-        blocking(move || Ok((app2.store.clicks(&s)?, app2.store.daily(&s, from, today)?))).await?;
+    let (clicks, daily, sources) = blocking(move || {
+        let store = &app2.store;
+        Ok((
+            store.clicks(&s)?,
+            store.daily(&s, from, today)?,
+            store.sources(&s)?,
+        ))
+    })
+    .await?;
     let daily = (from..=today)
         .zip(daily)
         .map(|(d, clicks)| Day {
@@ -214,14 +210,76 @@ pub async fn stats(app: Arc<App>, slug: &str, raw_query: Option<&str>) -> Reply 
             clicks,
         })
         .collect();
+    let bots = Bots {
+        visits: sources.bot_visits(),
+        names: sources
+            .bots
+            .into_iter()
+            .map(|(name, visits)| BotVisits { name, visits })
+            .collect(),
+    };
+    let referrers = Referrers {
+        hosts: sources
+            .referrers
+            .into_iter()
+            .map(|(host, clicks)| HostClicks { host, clicks })
+            .collect(),
+        other: sources.other_referrers,
+    };
     Ok(json(
         StatusCode::OK,
         &StatsJson {
             slug: slug.to_owned(),
             clicks,
             daily,
+            referrers,
+            bots,
         },
     ))
+}
+
+/// The body of `GET /api/links/{slug}/stats`.
+#[derive(Serialize)]
+struct StatsJson {
+    slug: String,
+    /// Clicks by people (bots are in `bots`).
+    clicks: u64,
+    daily: Vec<Day>,
+    referrers: Referrers,
+    bots: Bots,
+}
+
+#[derive(Serialize)]
+struct Day {
+    date: String,
+    clicks: u64,
+}
+
+/// Clicks by referrer host, most first, and those from hosts past the
+/// per-link bound.
+#[derive(Serialize)]
+struct Referrers {
+    hosts: Vec<HostClicks>,
+    other: u64,
+}
+
+#[derive(Serialize)]
+struct HostClicks {
+    host: String,
+    clicks: u64,
+}
+
+/// Bot visits, in all and by bot name, most first.
+#[derive(Serialize)]
+struct Bots {
+    visits: u64,
+    names: Vec<BotVisits>,
+}
+
+#[derive(Serialize)]
+struct BotVisits {
+    name: String,
+    visits: u64,
 }
 
 /// `GET /api/links/{slug}/qr?format=svg|png&size=N`: a QR code of the

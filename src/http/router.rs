@@ -130,7 +130,7 @@ fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Step
                 }
             }),
             "api" => Err(ApiError::not_found("see /api/links")),
-            slug if is_get || is_head => redirect::follow(&app, slug, is_get),
+            slug if is_get || is_head => redirect::follow(&app, slug, is_get, req.headers()),
             _ => Err(ApiError::method_not_allowed("GET, HEAD")),
         });
     }

@@ -30,6 +30,10 @@ use crate::store::StoreError;
 pub const CLICK_FLUSH_EVERY: Duration = Duration::from_millis(200);
 /// Day counts stored per journal record, between two yields of the flusher.
 pub const CLICK_FLUSH_STEP: usize = 1024;
+/// How often pending referrer and bot counts are stored in sled: they are
+/// read by people, not enforced, so a longer interval costs nothing and
+/// gathers more clicks into each sled merge.
+pub const SOURCES_FLUSH_EVERY: Duration = Duration::from_secs(2);
 /// Slugs whose counts one fold step adds into their day counters (a sled
 /// read and write each), between two yields of the flusher.
 pub const CLICK_FOLD_STEP: usize = 32;
@@ -302,7 +306,8 @@ async fn check_integrity(app: Arc<App>, stopping: Arc<std::sync::atomic::AtomicB
     app.set_degraded(reason);
 }
 
-/// Stores pending clicks every [`CLICK_FLUSH_EVERY`] as journal records of
+/// Stores pending referrer and bot counts every [`SOURCES_FLUSH_EVERY`], and
+/// pending clicks every [`CLICK_FLUSH_EVERY`] as journal records of
 /// up to [`CLICK_FLUSH_STEP`] day counts, then folds the journal into the
 /// day counters in steps of [`CLICK_FOLD_STEP`] slugs for at most
 /// [`CLICK_FOLD_BUDGET`] per tick ([`CLICK_FOLD_CATCH_UP`] when it lags). It runs on the runtime's workers with a
@@ -315,8 +320,24 @@ async fn flush_clicks_forever(app: Arc<App>) {
     let mut tick = tokio::time::interval(CLICK_FLUSH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut errors = Throttle::default();
+    let mut sources_due = tokio::time::Instant::now() + SOURCES_FLUSH_EVERY;
     loop {
         tick.tick().await;
+        if tokio::time::Instant::now() >= sources_due {
+            sources_due = tokio::time::Instant::now() + SOURCES_FLUSH_EVERY;
+            // Usually a handful of merges; after a flood of distinct
+            // referrers up to `MAX_PENDING`, so off the request workers.
+            let store = app.store.clone();
+            match tokio::task::spawn_blocking(move || store.flush_sources()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    if errors.allows(&e) {
+                        tracing::error!(error = %e, "storing referrer and bot counts failed; they stay pending");
+                    }
+                }
+                Err(_) => tracing::error!("the referrer and bot count flush panicked"),
+            }
+        }
         app.store.begin_click_round();
         loop {
             match app.store.flush_clicks_step(CLICK_FLUSH_STEP) {

@@ -5,7 +5,8 @@
 //! store's face for them, so `mod.rs` keeps links and their lifecycle.
 
 use super::clicks::Counted;
-use super::{CachedLink, ClickOutcome, Store, StoreError};
+use super::{CachedLink, ClickOutcome, SourceCounts, Store, StoreError};
+use crate::visit::Visit;
 
 impl Store {
     /// Begins a round of storing pending clicks, to be carried out by
@@ -59,7 +60,11 @@ impl Store {
     }
 
     /// Counts a click on a resolved link at `now` (Unix ms), unless it has
-    /// expired or reached its click limit.
+    /// expired or reached its click limit. A bot's visit is counted apart
+    /// and not as a click, except on a link with a click limit: there every
+    /// redirect served counts against the limit, as a `User-Agent` is the
+    /// client's to choose and must not be a way around it. A person's
+    /// referrer host is counted with the click.
     ///
     /// # Errors
     /// Reading the stored count can fail on first click after a flush.
@@ -68,20 +73,48 @@ impl Store {
         slug: &str,
         link: &CachedLink,
         now: i64,
+        visit: &Visit,
     ) -> Result<ClickOutcome, StoreError> {
         if link.expired_at(now) {
             return Ok(ClickOutcome::Expired);
         }
+        if let (Some(bot), None) = (visit.bot, link.max_clicks) {
+            self.inner.sources.count_bot(slug, bot);
+            return Ok(ClickOutcome::Counted);
+        }
+        let day = crate::clock::day_of(now);
         Ok(
-            match self
-                .inner
-                .counts
-                .record(slug, crate::clock::day_of(now), link.max_clicks)?
-            {
-                Counted::Yes => ClickOutcome::Counted,
+            match self.inner.counts.record(slug, day, link.max_clicks)? {
+                Counted::Yes => {
+                    if let Some(host) = &visit.referrer {
+                        self.inner.sources.count_referrer(slug, host);
+                    }
+                    ClickOutcome::Counted
+                }
                 Counted::LimitReached => ClickOutcome::LimitReached,
             },
         )
+    }
+
+    /// Moves pending referrer and bot counts into sled (not yet fsynced);
+    /// returns how many it stored. The server does this every couple of
+    /// seconds; [`Store::flush_all`] does it too.
+    ///
+    /// # Errors
+    /// sled errors and a disk below the reserve; what was not stored stays
+    /// pending.
+    pub fn flush_sources(&self) -> Result<u64, StoreError> {
+        self.inner.health.check_space()?;
+        self.inner.health.watch(self.inner.sources.flush())
+    }
+
+    /// Where the clicks of `slug` came from: referrer hosts and bot visits,
+    /// stored + pending.
+    ///
+    /// # Errors
+    /// sled errors and damaged counters.
+    pub fn sources(&self, slug: &str) -> Result<SourceCounts, StoreError> {
+        self.inner.sources.read(slug)
     }
 
     /// Whether a link could still be followed at `now` without counting it:

@@ -21,6 +21,7 @@ mod links;
 mod list;
 mod migrate;
 mod record;
+mod sources;
 mod transfer;
 
 use std::fs::{File, OpenOptions};
@@ -34,6 +35,7 @@ pub use check::CheckReport;
 pub use clicks::Counted;
 pub use list::{Cursor, Page, SEARCH_SCAN};
 pub use record::{Link, RecordError};
+pub use sources::{SourceCounts, MAX_HOSTS, MAX_PENDING};
 pub use transfer::{ExportRecord, ImportOutcome, REDIRECT_STATUSES};
 
 use cache::LinkCache;
@@ -42,6 +44,7 @@ use created::{entry_key, CreatedIndex};
 use durable::GroupFlush;
 use health::Health;
 use links::Links;
+use sources::Sources;
 
 /// Version of the on-disk layout, kept in `meta` under `schema`. Version 1
 /// kept one sled key per link (trees `links`, `by_created`); version 2
@@ -199,6 +202,7 @@ struct Inner {
     daily_tree: sled::Tree,
     cache: LinkCache,
     counts: ClickCounts,
+    sources: Sources,
     group: GroupFlush,
     health: Health,
     /// Held for the store's lifetime: the OS lock on `kurz.lock`.
@@ -242,8 +246,10 @@ impl Store {
         let created = CreatedIndex::new(db.open_tree("created")?);
         let clicks_tree = db.open_tree("clicks")?;
         let daily_tree = db.open_tree("daily")?;
+        let sources_tree = db.open_tree("sources")?;
         clicks_tree.set_merge_operator(counter::add);
         daily_tree.set_merge_operator(counter::add);
+        sources_tree.set_merge_operator(counter::add);
         match meta.get("schema")?.as_deref() {
             None => {
                 meta.insert("schema", &[SCHEMA])?;
@@ -258,6 +264,7 @@ impl Store {
         }
         let daily = clicks::DailyLog::open(daily_tree.clone())?;
         let counts = ClickCounts::new(clicks_tree.clone(), daily, links.clone());
+        let sources = Sources::new(sources_tree, links.clone());
         Ok(Store {
             inner: Arc::new(Inner {
                 db,
@@ -267,6 +274,7 @@ impl Store {
                 daily_tree,
                 cache: LinkCache::new(cache_bytes / 2),
                 counts,
+                sources,
                 group: GroupFlush::new(),
                 health: Health::new(dir.to_owned()),
                 _lock: lock,
@@ -352,6 +360,7 @@ impl Store {
     /// sled errors.
     pub fn flush_all(&self) -> Result<(), StoreError> {
         let flushed = self.inner.counts.flush().and_then(|_| {
+            self.inner.sources.flush()?;
             self.inner.db.flush()?;
             Ok(())
         });
@@ -439,6 +448,7 @@ impl Store {
             s.created.remove(&entry_key(link.created_at, slug))?;
         }
         s.counts.forget(slug)?;
+        s.sources.forget(slug)?;
         Ok(true)
     }
 

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::{counter, daily_key, Link, Store, StoreError};
+use super::{counter, daily_key, Link, SourceCounts, Store, StoreError, MAX_HOSTS};
 use crate::clock;
 use crate::target::TargetRules;
 
@@ -37,6 +37,20 @@ pub struct ExportRecord {
     /// Clicks per UTC day, `YYYY-MM-DD` → count; days without clicks omitted.
     #[serde(default)]
     pub daily: BTreeMap<String, u64>,
+    /// Clicks by referrer host, at most [`MAX_HOSTS`] hosts; omitted when
+    /// empty (and in exports from before referrers were counted).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub referrers: BTreeMap<String, u64>,
+    /// Clicks from referrer hosts beyond the first [`MAX_HOSTS`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub other_referrers: u64,
+    /// Bot visits by bot name (not part of `clicks`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bots: BTreeMap<String, u64>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What importing one record did.
@@ -67,7 +81,11 @@ impl Store {
             self.inner.counts.stored_days(key, |day, n| {
                 *daily.entry(clock::format_day(day)).or_default() += n;
             })?;
+            let sources = self.sources(&slug)?;
             Ok(ExportRecord {
+                referrers: sources.referrers.into_iter().collect(),
+                other_referrers: sources.other_referrers,
+                bots: sources.bots.into_iter().collect(),
                 clicks: self.clicks(&slug)?,
                 url: link.target,
                 created_at: clock::format_ms(link.created_at),
@@ -117,6 +135,14 @@ impl Store {
                 .daily_tree
                 .merge(daily_key(rec.slug.as_bytes(), day), counter::encode(n))?;
         }
+        let sources = SourceCounts {
+            referrers: rec.referrers.clone().into_iter().collect(),
+            other_referrers: rec.other_referrers,
+            bots: rec.bots.clone().into_iter().collect(),
+        };
+        if sources != SourceCounts::default() {
+            self.inner.sources.import(&rec.slug, &sources)?;
+        }
         Ok(ImportOutcome::Imported)
     }
 }
@@ -133,6 +159,22 @@ fn validate(rec: &ExportRecord, rules: &TargetRules) -> Result<Link, String> {
     let daily_sum = rec.daily.values().try_fold(0u64, |a, n| a.checked_add(*n));
     if daily_sum.is_none_or(|sum| sum > rec.clicks) {
         return Err("daily: the days add up to more than clicks".into());
+    }
+    if rec.referrers.len() > MAX_HOSTS {
+        return Err(format!("referrers: more than {MAX_HOSTS} hosts"));
+    }
+    if let Some(host) = rec.referrers.keys().find(|h| !crate::visit::is_host(h)) {
+        return Err(format!("referrers: '{host}' is not a lowercase host name"));
+    }
+    let referred = rec
+        .referrers
+        .values()
+        .try_fold(rec.other_referrers, |a, n| a.checked_add(*n));
+    if referred.is_none_or(|sum| sum > rec.clicks) {
+        return Err("referrers: they add up to more than clicks".into());
+    }
+    if let Some(name) = rec.bots.keys().find(|b| !crate::visit::is_bot_name(b)) {
+        return Err(format!("bots: '{name}' is not a bot name kurz counts"));
     }
     if rec.max_clicks == Some(0) {
         return Err("max_clicks: must be at least 1".into());

@@ -1,0 +1,438 @@
+//! Where a link's clicks come from: clicks per referrer host, and bot
+//! visits per bot name (see [`crate::visit`] for what is read from a click).
+//!
+//! Counted like clicks: an atomic in memory on the redirect path, moved into
+//! sled by the flusher ([`Sources::flush`], every couple of seconds rather
+//! than every round: these counts are looked at, not enforced, and fewer
+//! flushes mean fewer sled merges). Every read is stored + pending.
+//!
+//! Storage is bounded whatever clients send. A link keeps the first
+//! [`MAX_HOSTS`] referrer hosts it sees by name; clicks from hosts after that
+//! are counted together as "other". Bot names come from a fixed list. In
+//! memory, at most [`MAX_PENDING`] counters wait between flushes; past that,
+//! a click from a new host or bot is counted under its link's "other".
+//!
+//! ```text
+//! `sources` tree key = slug ‖ 0x00 ‖ kind ‖ name      value = u64 counter
+//!   kind b'r': clicks from referrer host `name`
+//!   kind b'o': clicks from referrer hosts beyond the bound (empty name)
+//!   kind b'b': visits by bot `name`
+//! ```
+
+use std::collections::HashMap as StdHashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError, RwLock};
+
+use super::links::Links;
+use super::{counter, StoreError};
+use crate::visit::{MAX_HOST_LEN, OTHER_BOT};
+
+type HashMap<K, V> = StdHashMap<K, V, ahash::RandomState>;
+
+/// Referrer hosts a link keeps by name.
+pub const MAX_HOSTS: usize = 32;
+
+/// Counters that may wait in memory between flushes.
+pub const MAX_PENDING: usize = 65_536;
+
+const REFERRER: u8 = b'r';
+const OTHER: u8 = b'o';
+const BOT: u8 = b'b';
+
+/// A slug's counters by kind, most clicks first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceCounts {
+    /// Clicks by referrer host, at most [`MAX_HOSTS`] hosts.
+    pub referrers: Vec<(String, u64)>,
+    /// Clicks from referrer hosts beyond the first [`MAX_HOSTS`].
+    pub other_referrers: u64,
+    /// Visits by bot name.
+    pub bots: Vec<(String, u64)>,
+}
+
+impl SourceCounts {
+    /// All bot visits.
+    pub fn bot_visits(&self) -> u64 {
+        self.bots.iter().map(|(_, n)| n).sum()
+    }
+
+    fn add(&mut self, kind: u8, name: &[u8], n: u64) {
+        let list = match kind {
+            REFERRER => &mut self.referrers,
+            BOT => &mut self.bots,
+            OTHER => {
+                self.other_referrers += n;
+                return;
+            }
+            _ => return,
+        };
+        let name = String::from_utf8_lossy(name);
+        match list.iter_mut().find(|(k, _)| *k == name) {
+            Some((_, count)) => *count += n,
+            None => list.push((name.into_owned(), n)),
+        }
+    }
+
+    fn sort(&mut self) {
+        for list in [&mut self.referrers, &mut self.bots] {
+            list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        }
+    }
+}
+
+fn prefix(slug: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(slug.len() + 1);
+    key.extend_from_slice(slug);
+    key.push(0);
+    key
+}
+
+fn key_of(slug: &[u8], kind: u8, name: &[u8]) -> Vec<u8> {
+    let mut key = prefix(slug);
+    key.push(kind);
+    key.extend_from_slice(name);
+    key
+}
+
+/// (slug, kind, name) of a key; `None` for a damaged one.
+fn split(key: &[u8]) -> Option<(&[u8], u8, &[u8])> {
+    let zero = key.iter().position(|&b| b == 0)?;
+    let (&kind, name) = key.get(zero + 1..)?.split_first()?;
+    Some((&key[..zero], kind, name))
+}
+
+fn unpoison<G>(r: Result<G, PoisonError<G>>) -> G {
+    r.unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The referrer and bot counters of every link.
+pub struct Sources {
+    tree: sled::Tree,
+    links: Links,
+    pending: RwLock<HashMap<Box<[u8]>, AtomicU64>>,
+    /// Held by a flush from taking the pending counts to storing them, and
+    /// by readers, so a count is never seen twice or not at all.
+    gate: Mutex<()>,
+}
+
+impl Sources {
+    /// The counters in `tree` (which must have the counter merge operator);
+    /// `links` is consulted so counts of a link deleted meanwhile are dropped.
+    pub fn new(tree: sled::Tree, links: Links) -> Self {
+        Sources {
+            tree,
+            links,
+            pending: RwLock::new(HashMap::default()),
+            gate: Mutex::new(()),
+        }
+    }
+
+    /// Counts a click on `slug` from referrer `host`.
+    pub fn count_referrer(&self, slug: &str, host: &str) {
+        self.count(slug.as_bytes(), REFERRER, host.as_bytes(), Some(OTHER));
+    }
+
+    /// Counts a visit to `slug` by bot `name`.
+    pub fn count_bot(&self, slug: &str, name: &str) {
+        let fallback = (name != OTHER_BOT).then_some(BOT);
+        self.count(slug.as_bytes(), BOT, name.as_bytes(), fallback);
+    }
+
+    /// Adds one to the counter of (slug, kind, name). When memory is at
+    /// [`MAX_PENDING`] counters and this one is new, counts under `fallback`
+    /// instead (kind [`OTHER`], or the "other" bot): those are one per link.
+    fn count(&self, slug: &[u8], kind: u8, name: &[u8], fallback: Option<u8>) {
+        // Built on the stack when it fits (it always does for real slugs
+        // and hosts): this runs on redirects.
+        let mut buf = [0u8; crate::slug::MAX_LEN + 2 + MAX_HOST_LEN];
+        let heap;
+        let len = slug.len() + 2 + name.len();
+        let key: &[u8] = match buf.get_mut(..len) {
+            Some(k) => {
+                k[..slug.len()].copy_from_slice(slug);
+                k[slug.len()] = 0;
+                k[slug.len() + 1] = kind;
+                k[slug.len() + 2..].copy_from_slice(name);
+                k
+            }
+            None => {
+                heap = key_of(slug, kind, name);
+                &heap
+            }
+        };
+        {
+            let pending = unpoison(self.pending.read());
+            if let Some(n) = pending.get(key) {
+                n.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        let mut pending = unpoison(self.pending.write());
+        let spill;
+        let key = match fallback {
+            Some(kind) if pending.len() >= MAX_PENDING && !pending.contains_key(key) => {
+                let name: &[u8] = if kind == BOT {
+                    OTHER_BOT.as_bytes()
+                } else {
+                    b""
+                };
+                spill = key_of(slug, kind, name);
+                &spill[..]
+            }
+            _ => key,
+        };
+        match pending.get(key) {
+            Some(n) => n.fetch_add(1, Ordering::Relaxed),
+            None => {
+                pending.insert(key.into(), AtomicU64::new(1));
+                0
+            }
+        };
+    }
+
+    /// Moves every pending count into sled (not yet fsynced). Returns how
+    /// many clicks and visits it stored.
+    ///
+    /// # Errors
+    /// sled errors; what was not stored goes back to pending.
+    pub fn flush(&self) -> Result<u64, StoreError> {
+        let _gate = unpoison(self.gate.lock());
+        let mut taken = Vec::new();
+        // Counters are swapped to zero; those already idle for a whole
+        // flush interval leave memory.
+        unpoison(self.pending.write()).retain(|key, n| {
+            let count = n.swap(0, Ordering::Relaxed);
+            if count > 0 {
+                taken.push((key.clone(), count));
+            }
+            count > 0
+        });
+        // Sorted, a link's counters are together: one check that it still
+        // exists, one count of its stored hosts.
+        taken.sort_unstable();
+        let mut stored = 0;
+        let mut current: Option<(&[u8], bool, Option<usize>)> = None;
+        for (i, (key, n)) in taken.iter().enumerate() {
+            match self.store_one(key, *n, &mut current) {
+                Ok(()) => stored += n,
+                Err(e) => {
+                    self.give_back(&taken[i..]);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(stored)
+    }
+
+    /// Stores one counter. `current` carries, for the slug being stored,
+    /// whether its link exists and how many hosts it has stored.
+    fn store_one<'k>(
+        &self,
+        key: &'k [u8],
+        n: u64,
+        current: &mut Option<(&'k [u8], bool, Option<usize>)>,
+    ) -> Result<(), StoreError> {
+        let Some((slug, kind, _)) = split(key) else {
+            return Ok(());
+        };
+        if current.is_none_or(|(s, _, _)| s != slug) {
+            let exists = match self.links.contains(slug) {
+                Ok(exists) => exists,
+                // A damaged bucket cannot say; keeping the counts loses nothing.
+                Err(StoreError::Corrupt { .. }) => true,
+                Err(e) => return Err(e),
+            };
+            *current = Some((slug, exists, None));
+        }
+        let Some((_, exists, hosts)) = current.as_mut() else {
+            return Ok(());
+        };
+        if !*exists {
+            // The link was deleted while these counts were pending.
+            return Ok(());
+        }
+        let spill;
+        let mut target = key;
+        if kind == REFERRER && self.tree.get(key)?.is_none() {
+            let known = match *hosts {
+                Some(known) => known,
+                None => {
+                    let mut known = 0;
+                    for item in self
+                        .tree
+                        .scan_prefix(key_of(slug, REFERRER, b""))
+                        .keys()
+                        .take(MAX_HOSTS)
+                    {
+                        item?;
+                        known += 1;
+                    }
+                    known
+                }
+            };
+            if known >= MAX_HOSTS {
+                spill = key_of(slug, OTHER, b"");
+                target = &spill;
+                *hosts = Some(known);
+            } else {
+                *hosts = Some(known + 1);
+            }
+        }
+        self.tree.merge(target, counter::encode(n))?;
+        Ok(())
+    }
+
+    fn give_back(&self, rest: &[(Box<[u8]>, u64)]) {
+        let mut pending = unpoison(self.pending.write());
+        for (key, n) in rest {
+            pending
+                .entry(key.clone())
+                .or_insert_with(|| AtomicU64::new(0))
+                .fetch_add(*n, Ordering::Relaxed);
+        }
+    }
+
+    /// The counters of `slug`: stored + pending, most first.
+    ///
+    /// # Errors
+    /// sled errors, and damaged counters.
+    pub fn read(&self, slug: &str) -> Result<SourceCounts, StoreError> {
+        let _gate = unpoison(self.gate.lock());
+        let mut out = SourceCounts::default();
+        let start = prefix(slug.as_bytes());
+        for item in self.tree.scan_prefix(&start) {
+            let (key, value) = item?;
+            let n = counter::decode(&value)
+                .ok_or_else(|| StoreError::corrupt(slug.as_bytes(), "referrer or bot counter"))?;
+            if let Some((_, kind, name)) = split(&key) {
+                out.add(kind, name, n);
+            }
+        }
+        // One pass over what waits: usually a few entries, at most
+        // MAX_PENDING, and only when someone asks for stats. Taken in key
+        // order, as the flush takes them, so new hosts past the bound show
+        // under "other" now exactly as they will once stored.
+        let mut waiting: Vec<(Vec<u8>, u64)> = unpoison(self.pending.read())
+            .iter()
+            .filter(|(key, _)| key.starts_with(&start))
+            .map(|(key, n)| (key.to_vec(), n.load(Ordering::Relaxed)))
+            // Emptied by the last flush, not yet idle long enough to leave.
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        waiting.sort_unstable();
+        for (key, n) in waiting {
+            let Some((_, kind, name)) = split(&key) else {
+                continue;
+            };
+            let known = out.referrers.iter().any(|(h, _)| h.as_bytes() == name);
+            if kind == REFERRER && !known && out.referrers.len() >= MAX_HOSTS {
+                out.other_referrers += n;
+            } else {
+                out.add(kind, name, n);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Stores counters brought in by an import for a new link: hosts past
+    /// the bound go to "other" as they would have when counted.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn import(&self, slug: &str, counts: &SourceCounts) -> Result<(), StoreError> {
+        let _gate = unpoison(self.gate.lock());
+        let slug = slug.as_bytes();
+        let mut batch = sled::Batch::default();
+        let mut other = counts.other_referrers;
+        for (i, (host, n)) in counts.referrers.iter().enumerate() {
+            if i < MAX_HOSTS {
+                batch.insert(
+                    key_of(slug, REFERRER, host.as_bytes()),
+                    &counter::encode(*n),
+                );
+            } else {
+                other = other.saturating_add(*n);
+            }
+        }
+        if other > 0 {
+            batch.insert(key_of(slug, OTHER, b""), &counter::encode(other));
+        }
+        for (name, n) in &counts.bots {
+            batch.insert(key_of(slug, BOT, name.as_bytes()), &counter::encode(*n));
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Drops every counter of `slug`, pending and stored (the link is gone).
+    ///
+    /// # Errors
+    /// sled errors while removing the stored counters.
+    pub fn forget(&self, slug: &str) -> Result<(), StoreError> {
+        let _gate = unpoison(self.gate.lock());
+        let start = prefix(slug.as_bytes());
+        unpoison(self.pending.write()).retain(|key, _| !key.starts_with(&start));
+        let mut batch = sled::Batch::default();
+        for key in self.tree.scan_prefix(&start).keys() {
+            batch.remove(key?);
+        }
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sources() -> (tempfile::TempDir, sled::Db, Sources) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let tree = db.open_tree("sources").unwrap();
+        tree.set_merge_operator(counter::add);
+        let links = Links::new(db.open_tree("buckets").unwrap());
+        (dir, db.clone(), Sources::new(tree, links))
+    }
+
+    #[test]
+    fn keys_split_back() {
+        let key = key_of(b"abc", REFERRER, b"example.org");
+        assert_eq!(
+            split(&key),
+            Some((&b"abc"[..], REFERRER, &b"example.org"[..]))
+        );
+        assert_eq!(split(b"no-zero"), None);
+        assert_eq!(split(b"abc\0"), None);
+    }
+
+    #[test]
+    fn counts_are_pending_until_flushed_and_dropped_for_missing_links() {
+        let (_dir, _db, s) = sources();
+        s.count_referrer("gone", "example.org");
+        s.count_bot("gone", "Slack");
+        let read = s.read("gone").unwrap();
+        assert_eq!(read.referrers, vec![("example.org".to_owned(), 1)]);
+        assert_eq!(read.bot_visits(), 1);
+        // No such link: the flush drops them rather than keep orphans.
+        s.flush().unwrap();
+        assert_eq!(s.read("gone").unwrap(), SourceCounts::default());
+    }
+
+    #[test]
+    fn a_full_memory_spills_to_other() {
+        let (_dir, _db, s) = sources();
+        for i in 0..MAX_PENDING {
+            s.count_referrer("a", &format!("h{i}.example"));
+        }
+        s.count_referrer("a", "late.example");
+        s.count_referrer("a", "late2.example");
+        s.count_bot("a", "Slack");
+        // Two spill counters joined the full map, one per kind.
+        assert_eq!(unpoison(s.pending.read()).len(), MAX_PENDING + 2);
+        let read = s.read("a").unwrap();
+        assert_eq!(read.referrers.len(), MAX_HOSTS);
+        assert_eq!(read.other_referrers, (MAX_PENDING - MAX_HOSTS + 2) as u64);
+        assert_eq!(read.bots, vec![(OTHER_BOT.to_owned(), 1)]);
+    }
+}
