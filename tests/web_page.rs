@@ -163,6 +163,59 @@ fn asset_paths(html: &str) -> Vec<String> {
     paths
 }
 
+/// The module specifiers a script imports (`import … from './x.js'` and
+/// `import './x.js'`), in order of appearance.
+fn imports(js: &str) -> Vec<String> {
+    let mut specs = Vec::new();
+    for keyword in ["from ", "import "] {
+        for (at, _) in js.match_indices(keyword) {
+            let rest = &js[at + keyword.len()..];
+            let Some(q) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+                continue;
+            };
+            let end = rest[1..].find(q).expect("unclosed module specifier");
+            specs.push((at, rest[1..=end].to_owned()));
+        }
+    }
+    specs.sort();
+    specs.into_iter().map(|(_, spec)| spec).collect()
+}
+
+/// Every script the page runs: its `<script src>` and, transitively, the
+/// modules those import, as (path, source). Each must be served as
+/// JavaScript with the page's headers, and imports must be relative
+/// (`./x.js`, so from `/assets/` too), never another origin.
+async fn script_modules(s: &common::TestServer, html: &str) -> Vec<(String, String)> {
+    let mut todo: Vec<String> = start_tags(html)
+        .iter()
+        .filter(|t| t.name == "script")
+        .filter_map(|t| t.attr("src").map(str::to_owned))
+        .collect();
+    let mut seen: Vec<(String, String)> = Vec::new();
+    while let Some(path) = todo.pop() {
+        if seen.iter().any(|(p, _)| *p == path) {
+            continue;
+        }
+        let r = s.get(&path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_page_headers(&r, Some("text/javascript; charset=utf-8"));
+        let js = r.text();
+        for spec in imports(&js) {
+            let name = spec
+                .strip_prefix("./")
+                .unwrap_or_else(|| panic!("{path} imports {spec:?}, not ./name.js"));
+            assert!(
+                name.ends_with(".js") && !name.contains('/'),
+                "{path} imports {spec:?}"
+            );
+            todo.push(format!("/assets/{name}"));
+        }
+        seen.push((path, js));
+    }
+    seen.sort();
+    seen
+}
+
 #[tokio::test]
 async fn the_page_is_html_with_a_strict_policy_and_only_its_own_assets() {
     let s = start_server().await;
@@ -202,6 +255,7 @@ async fn the_page_is_html_with_a_strict_policy_and_only_its_own_assets() {
             scripts += 1;
             let src = t.attr("src").expect("every <script> has a src");
             assert!(src.starts_with("/assets/"), "{src}");
+            assert_eq!(t.attr("type"), Some("module"), "{src} is an ES module");
             let body_end = html[t.end..].find("</script>").expect("closed script") + t.end;
             assert!(
                 html[t.end..body_end].trim().is_empty(),
@@ -247,6 +301,9 @@ async fn the_page_is_html_with_a_strict_policy_and_only_its_own_assets() {
         assert_page_headers(&r, Some(ct));
         assert!(!r.body.is_empty(), "{path} is empty");
     }
+    // So is every module those scripts import.
+    let modules = script_modules(&s, &html).await;
+    assert!(modules.len() > 1, "app.js imports the other modules");
     s.stop().await;
 }
 
@@ -340,8 +397,28 @@ async fn other_methods_are_405_and_unknown_assets_404() {
 #[tokio::test]
 async fn the_script_never_parses_strings_as_html_or_code() {
     let s = start_server().await;
-    let js = s.get("/assets/app.js").await.text();
-    assert!(js.len() > 1000, "the script is there");
+    let html = s.get("/").await.text();
+    let modules = script_modules(&s, &html).await;
+    let all: String = modules.iter().map(|(_, js)| js.as_str()).collect();
+    assert!(all.len() > 1000, "the script is there");
+    for (path, js) in &modules {
+        check_script(path, js);
+    }
+    // Slugs go into paths encoded, and requests carry the session cookie.
+    assert!(all.contains("encodeURIComponent(slug)"));
+    assert!(all.contains("credentials: 'same-origin'"));
+
+    let css = s.get("/assets/app.css").await.text();
+    assert!(css.contains("prefers-color-scheme: dark"));
+    assert!(css.contains(":focus-visible"));
+    for banned in ["http://", "https://", "@import", "expression("] {
+        assert!(!css.contains(banned), "app.css contains {banned}");
+    }
+    s.stop().await;
+}
+
+/// What no script of the page may contain.
+fn check_script(path: &str, js: &str) {
     for banned in [
         "innerHTML",
         "outerHTML",
@@ -356,22 +433,14 @@ async fn the_script_never_parses_strings_as_html_or_code() {
         "localStorage",
         "sessionStorage",
     ] {
-        assert!(!js.contains(banned), "app.js contains {banned}");
+        assert!(!js.contains(banned), "{path} contains {banned}");
     }
     // The only absolute URL is the SVG namespace (a name, never fetched).
     let rest = js.replace("http://www.w3.org/2000/svg", "");
-    assert!(!rest.contains("http://") && !rest.contains("https://"));
-    // Slugs go into paths encoded, and requests carry the session cookie.
-    assert!(js.contains("encodeURIComponent(slug)"));
-    assert!(js.contains("credentials: 'same-origin'"));
-
-    let css = s.get("/assets/app.css").await.text();
-    assert!(css.contains("prefers-color-scheme: dark"));
-    assert!(css.contains(":focus-visible"));
-    for banned in ["http://", "https://", "@import", "expression("] {
-        assert!(!css.contains(banned), "app.css contains {banned}");
-    }
-    s.stop().await;
+    assert!(
+        !rest.contains("http://") && !rest.contains("https://"),
+        "{path} names another origin"
+    );
 }
 
 /// What the page does, through the same requests a browser makes: sign in

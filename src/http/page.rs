@@ -2,11 +2,15 @@
 //!
 //! The page is plain HTML, CSS and JavaScript from `assets/` (no build step),
 //! taken in with `include_bytes!`, so the binary serves exactly what it was
-//! built with. Every answer carries a strong `ETag` (a SHA-256 of the bytes,
+//! built with. The script is a set of ES modules: the page loads `app.js`,
+//! which imports the others by relative path, so every module must be listed
+//! in `ASSETS` (one that is not is a 404, and the page never gets past
+//! "Loading…"). Every answer carries a strong `ETag` (a SHA-256 of the bytes,
 //! computed once), `Cache-Control: no-cache` (browsers revalidate, so a new
 //! binary's page is picked up at once, and `If-None-Match` makes that a 304),
 //! and a strict `Content-Security-Policy`: the page runs only its own script
-//! and style, talks only to kurz, and cannot be framed.
+//! (module scripts from 'self' are allowed, inline ones are not) and style,
+//! talks only to kurz, and cannot be framed.
 
 use std::sync::LazyLock;
 
@@ -48,11 +52,42 @@ const INDEX: Asset = Asset {
 };
 
 /// What `/assets/{name}` serves.
-const ASSETS: [Asset; 3] = [
+const ASSETS: [Asset; 8] = [
+    // the entry point: sign in and out, routing
     Asset {
         name: "app.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/app.js"),
+    },
+    // the fetch wrapper and its errors
+    Asset {
+        name: "api.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/api.js"),
+    },
+    // element, error, time and copy helpers
+    Asset {
+        name: "dom.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/dom.js"),
+    },
+    // the shorten form and the list
+    Asset {
+        name: "links.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/links.js"),
+    },
+    // one link's view: edit, delete, QR code
+    Asset {
+        name: "detail.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/detail.js"),
+    },
+    // the SVG chart of daily clicks
+    Asset {
+        name: "chart.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/chart.js"),
     },
     Asset {
         name: "app.css",

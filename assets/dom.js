@@ -1,0 +1,136 @@
+// kurz web page: small helpers for the page itself. Building elements,
+// showing errors, busy buttons, reading and showing times and numbers,
+// links and copying.
+//
+// Rule: every string that comes from a user or from the API is put into the
+// page with textContent or an attribute setter, never parsed as HTML.
+
+import { ApiError } from './api.js';
+
+/** The element with the id `id`. */
+export const $ = (id) => document.getElementById(id);
+
+/** A new `tag` element with an optional class and text (set as text). */
+export function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) {
+    node.className = className;
+  }
+  if (text !== undefined) {
+    node.textContent = text;
+  }
+  return node;
+}
+
+/** Shows `err` (an Error's message, or the value) in the alert box. */
+export function showError(err) {
+  const box = $('error');
+  box.textContent = err instanceof Error ? err.message : String(err);
+  box.hidden = false;
+}
+
+/** Empties and hides the alert box. */
+export function clearError() {
+  const box = $('error');
+  box.textContent = '';
+  box.hidden = true;
+}
+
+/** Runs `work` with `button` disabled; errors go to the alert box. */
+export async function busy(button, work) {
+  clearError();
+  if (button) {
+    button.disabled = true;
+  }
+  try {
+    return await work();
+  } catch (e) {
+    showError(e);
+    return undefined;
+  } finally {
+    if (button) {
+      button.disabled = false;
+    }
+  }
+}
+
+/** A `datetime-local` value (local time) as RFC 3339 UTC, or null if empty. */
+export function localToRfc3339(value) {
+  if (!value) {
+    return null;
+  }
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) {
+    throw new ApiError(0, 'The expiry time is not a valid date and time.');
+  }
+  return d.toISOString();
+}
+
+/** An RFC 3339 time as a `datetime-local` value in local time ('' if none). */
+export function rfc3339ToLocal(iso) {
+  if (!iso) {
+    return '';
+  }
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) {
+    return '';
+  }
+  const local = new Date(d.getTime() - d.getTimezoneOffset() * 60000);
+  return local.toISOString().slice(0, 16);
+}
+
+/** An RFC 3339 time for people, in local time ('never' if none). */
+export function showTime(iso) {
+  if (!iso) {
+    return 'never';
+  }
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleString();
+}
+
+/** A max-clicks field as a number, or null if empty. */
+export function maxClicks(input) {
+  const v = input.value.trim();
+  if (v === '') {
+    return null;
+  }
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new ApiError(0, 'Max clicks must be a whole number of at least 1.');
+  }
+  return n;
+}
+
+/** `n` and the noun: '1 click', '2 clicks'. */
+export const plural = (n, one, many) => n.toLocaleString() + ' ' + (n === 1 ? one : many);
+
+/** Sets `a` to point at `url` only if it is http(s); otherwise no link. */
+export function setSafeHref(a, url) {
+  let ok = false;
+  try {
+    const u = new URL(url);
+    ok = u.protocol === 'http:' || u.protocol === 'https:';
+  } catch (e) {
+    ok = false;
+  }
+  if (ok) {
+    a.href = url;
+  } else {
+    a.removeAttribute('href');
+  }
+  a.textContent = url;
+}
+
+/** Copies `text` to the clipboard and says how that went in `status`. */
+export async function copy(text, status) {
+  status.textContent = '';
+  try {
+    if (!navigator.clipboard) {
+      throw new Error('no clipboard');
+    }
+    await navigator.clipboard.writeText(text);
+    status.textContent = 'Copied.';
+  } catch (e) {
+    status.textContent = 'Copying is not allowed here; select the link and copy it.';
+  }
+}

@@ -1,0 +1,107 @@
+// kurz web page: the main view. The shorten form and its result, and the
+// list of links with search and paging ("More").
+
+import { api, qrPath } from './api.js';
+import { $, busy, copy, el, localToRfc3339, maxClicks, plural, setSafeHref } from './dom.js';
+
+const PAGE_SIZE = 50;
+const SEARCH_DELAY_MS = 300;
+
+// ----- shortening -----------------------------------------------------------
+
+async function shorten(event) {
+  event.preventDefault();
+  await busy($('shorten-submit'), async () => {
+    const body = { url: $('shorten-url').value.trim() };
+    const slug = $('shorten-slug').value.trim();
+    if (slug !== '') {
+      body.slug = slug;
+    }
+    const expires = localToRfc3339($('shorten-expires').value);
+    if (expires !== null) {
+      body.expires_at = expires;
+    }
+    const max = maxClicks($('shorten-max'));
+    if (max !== null) {
+      body.max_clicks = max;
+    }
+    const link = await api('POST', '/api/links', body);
+    const a = $('shorten-short');
+    setSafeHref(a, link.short_url);
+    $('shorten-copied').textContent = '';
+    $('shorten-qr').src = qrPath(link.slug, 'svg');
+    $('shorten-qr').alt = 'QR code of ' + link.short_url;
+    $('shorten-result').hidden = false;
+    $('shorten-form').reset();
+    $('shorten-copy').focus();
+    await loadLinks(true);
+  });
+}
+
+// ----- the list -------------------------------------------------------------
+
+const list = { cursor: null, query: '', seq: 0 };
+
+/** Empties the list and drops any answer still on its way. */
+export function resetList() {
+  list.cursor = null;
+  list.seq += 1;
+  $('links').replaceChildren();
+  $('links-more').hidden = true;
+  $('links-empty').hidden = true;
+}
+
+function linkItem(link) {
+  const li = el('li');
+  const a = el('a', 'link-open');
+  a.href = '#link/' + encodeURIComponent(link.slug);
+  a.append(el('span', 'link-slug', '/' + link.slug), el('span', 'link-url', link.url));
+  a.title = link.url;
+  li.append(a, el('span', 'link-clicks', plural(link.clicks, 'click', 'clicks')));
+  return li;
+}
+
+/** Loads the first page (`fresh`) or the next one. */
+export async function loadLinks(fresh) {
+  if (fresh) {
+    resetList();
+    list.query = $('search').value.trim();
+  }
+  const seq = list.seq;
+  let path = '/api/links?limit=' + PAGE_SIZE;
+  if (list.query !== '') {
+    path += '&q=' + encodeURIComponent(list.query);
+  }
+  if (!fresh && list.cursor) {
+    path += '&cursor=' + encodeURIComponent(list.cursor);
+  }
+  const page = await api('GET', path);
+  if (seq !== list.seq) {
+    return; // A newer search started meanwhile.
+  }
+  const ul = $('links');
+  for (const link of page.links) {
+    ul.append(linkItem(link));
+  }
+  list.cursor = page.next_cursor;
+  $('links-more').hidden = !page.next_cursor;
+  const empty = ul.childElementCount === 0;
+  $('links-empty').hidden = !empty || Boolean(page.next_cursor);
+  $('links-empty').textContent = list.query === '' ? 'No links yet.' : 'No link matches.';
+}
+
+let searchTimer = 0;
+function onSearch() {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    busy(null, () => loadLinks(true));
+  }, SEARCH_DELAY_MS);
+}
+
+/** Connects the shorten form, the search box and "More". */
+export function initLinks() {
+  $('shorten-form').addEventListener('submit', shorten);
+  $('shorten-copy').addEventListener('click', () => copy($('shorten-short').textContent, $('shorten-copied')));
+  $('search').addEventListener('input', onSearch);
+  $('links-more').addEventListener('click', () => busy($('links-more'), () => loadLinks(false)));
+}
