@@ -6,6 +6,10 @@
 # counted, so the ratio is higher than the CPU-time ratio of benches/load.py.
 #
 #   bash benches/instructions.sh            # about 1 minute
+#   BROWSER_HEADERS=1 bash benches/instructions.sh
+#                                           # each request as a browser sends it, with a
+#                                           # Chrome User-Agent and a Referer (kurz then
+#                                           # sorts bots and counts the referrer host)
 #
 # Needs valgrind, wrk and curl, and the 10,000-link data set that
 # `python3 benches/load.py` builds under target/load-data/ (run it once).
@@ -42,9 +46,14 @@ count() {
     sleep 0.5
   done
   local lua=benches/wrk/redirect.lua url="http://127.0.0.1:$port"
-  wrk -t1 -c64 -d8s -s "$lua" "$url" -- 10000 uniform 1 >/dev/null
+  local headers=()
+  if [[ -n ${BROWSER_HEADERS:-} ]]; then
+    headers=(-H "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+      -H "Referer: https://news.ycombinator.com/item?id=42")
+  fi
+  wrk -t1 -c64 -d8s "${headers[@]}" -s "$lua" "$url" -- 10000 uniform 1 >/dev/null
   callgrind_control -z "$pid" >/dev/null 2>&1
-  local out; out=$(wrk -t1 -c64 -d10s -s "$lua" "$url" -- 10000 uniform 2)
+  local out; out=$(wrk -t1 -c64 -d10s "${headers[@]}" -s "$lua" "$url" -- 10000 uniform 2)
   callgrind_control -d "$pid" >/dev/null 2>&1
   kill "$pid"; wait "$pid" 2>/dev/null || true
   local requests; requests=$(awk '/requests in/ {print $1}' <<<"$out")

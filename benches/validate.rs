@@ -48,6 +48,12 @@ fn visits(c: &mut Criterion) {
     c.bench_function("visit/firefox", |b| {
         b.iter(|| Visit::from_headers(black_box(None), black_box(Some(firefox))))
     });
+    c.bench_function("visit/chrome", |b| {
+        b.iter(|| Visit::from_headers(black_box(None), black_box(Some(chrome))))
+    });
+    c.bench_function("visit/referrer_only", |b| {
+        b.iter(|| Visit::from_headers(black_box(Some(referer)), black_box(None)))
+    });
     c.bench_function("visit/chrome_with_referrer", |b| {
         b.iter(|| Visit::from_headers(black_box(Some(referer)), black_box(Some(chrome))))
     });

@@ -7,6 +7,8 @@
 //! - nothing panics;
 //! - a referrer host is one that `is_host` accepts (lowercase, at most
 //!   `MAX_HOST_LEN` bytes): what import checks, and what bounds storage;
+//! - `referrer_host`'s quick path gives exactly what the `url` crate's full
+//!   parse gives (`host_by_url`), for every input;
 //! - a bot name is one kurz reports (`is_bot_name`), so the set of bot
 //!   counters per link stays bounded;
 //! - a bot's visit keeps no referrer;
@@ -14,7 +16,7 @@
 
 #![no_main]
 
-use kurz::visit::{bot_of, is_bot_name, is_host, referrer_host, Visit};
+use kurz::visit::{bot_of, host_by_url, is_bot_name, is_host, referrer_host, Visit};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -22,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
         Some(i) => (&data[..i], &data[i + 1..]),
         None => (data, &b""[..]),
     };
+    assert_eq!(referrer_host(referer), host_by_url(referer));
     let visit = Visit::from_headers(Some(referer), Some(user_agent));
     if let Some(host) = &visit.referrer {
         assert!(is_host(host), "{host:?}");
