@@ -11,6 +11,11 @@
 #                                           # Chrome User-Agent and a Referer (kurz then
 #                                           # sorts bots and counts the referrer host)
 #
+# With BROWSER_HEADERS the figure overstates the cost at full speed: every 2 s
+# kurz stores one referrer counter per link clicked (~5 us each, see
+# `cargo bench --bench store -- flush_sources`), and under callgrind about 50
+# times fewer requests share that work.
+#
 # Needs valgrind, wrk and curl, and the 10,000-link data set that
 # `python3 benches/load.py` builds under target/load-data/ (run it once).
 # Each server runs under callgrind, is warmed up for 8 s (so the link cache

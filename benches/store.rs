@@ -94,6 +94,28 @@ fn store_benches(c: &mut Criterion) {
         });
         store.flush_clicks().unwrap();
 
+        // Storing referrer counts: one click from one host on each of 1,000
+        // links, then the flush that moves them into sled (timed alone).
+        let from = Visit {
+            referrer: Some("news.example".to_owned()),
+            bot: None,
+        };
+        g.bench_function("flush_sources_1000_links", |b| {
+            b.iter_custom(|iters| {
+                let mut spent = std::time::Duration::ZERO;
+                for _ in 0..iters {
+                    for s in &hot {
+                        store.click(s, &l, now, &from).unwrap();
+                    }
+                    let started = std::time::Instant::now();
+                    black_box(store.flush_sources().unwrap());
+                    spent += started.elapsed();
+                }
+                spent
+            })
+        });
+        store.flush_clicks().unwrap();
+
         // The database is kept between runs: a run's own prefix keeps its
         // new slugs from colliding with an earlier run's.
         static NEXT: AtomicU64 = AtomicU64::new(0);

@@ -113,6 +113,12 @@ impl Store {
                     .push(format!("{bad} damaged counters in the {name} tree"));
             }
         }
+        let bad = s.sources.damaged()?;
+        if bad > 0 {
+            report
+                .problems
+                .push(format!("{bad} damaged referrer or bot counters"));
+        }
         Ok(report)
     }
 }

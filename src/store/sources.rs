@@ -20,7 +20,7 @@
 //! ```
 
 use std::collections::HashMap as StdHashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 
 use super::links::Links;
@@ -105,14 +105,52 @@ fn unpoison<G>(r: Result<G, PoisonError<G>>) -> G {
     r.unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Where a waiting counter's clicks are stored, once a flush has looked.
+const HOME_UNKNOWN: u8 = 0;
+/// Under its own key, which is stored.
+const HOME_OWN: u8 = 1;
+/// Under its link's "other": a host past the bound.
+const HOME_OTHER: u8 = 2;
+
+/// A counter waiting in memory. An entry outlives the flush that stores
+/// its count while it keeps being clicked, and remembers where that count
+/// went, so the next flush of a busy counter is one sled merge with no read.
+struct Waiting {
+    n: AtomicU64,
+    home: AtomicU8,
+}
+
+impl Waiting {
+    fn new(n: u64, home: u8) -> Self {
+        Waiting {
+            n: AtomicU64::new(n),
+            home: AtomicU8::new(home),
+        }
+    }
+}
+
+/// What the gate protects besides the flush itself.
+#[derive(Default)]
+struct Gate {
+    /// Flushes begun so far.
+    round: u64,
+    /// Slugs deleted lately, with the flush round they were deleted in: a
+    /// click that resolved a link just before its deletion can be counted
+    /// after it, and only these slugs need a check that the link exists.
+    deleted: HashMap<Box<[u8]>, u64>,
+}
+
+/// A counter taken out of memory by a flush: key, count, home.
+type Taken = (Box<[u8]>, u64, u8);
+
 /// The referrer and bot counters of every link.
 pub struct Sources {
     tree: sled::Tree,
     links: Links,
-    pending: RwLock<HashMap<Box<[u8]>, AtomicU64>>,
+    pending: RwLock<HashMap<Box<[u8]>, Waiting>>,
     /// Held by a flush from taking the pending counts to storing them, and
     /// by readers, so a count is never seen twice or not at all.
-    gate: Mutex<()>,
+    gate: Mutex<Gate>,
 }
 
 impl Sources {
@@ -123,7 +161,7 @@ impl Sources {
             tree,
             links,
             pending: RwLock::new(HashMap::default()),
-            gate: Mutex::new(()),
+            gate: Mutex::new(Gate::default()),
         }
     }
 
@@ -162,8 +200,8 @@ impl Sources {
         };
         {
             let pending = unpoison(self.pending.read());
-            if let Some(n) = pending.get(key) {
-                n.fetch_add(1, Ordering::Relaxed);
+            if let Some(w) = pending.get(key) {
+                w.n.fetch_add(1, Ordering::Relaxed);
                 return;
             }
         }
@@ -182,12 +220,13 @@ impl Sources {
             _ => key,
         };
         match pending.get(key) {
-            Some(n) => n.fetch_add(1, Ordering::Relaxed),
-            None => {
-                pending.insert(key.into(), AtomicU64::new(1));
-                0
+            Some(w) => {
+                w.n.fetch_add(1, Ordering::Relaxed);
             }
-        };
+            None => {
+                pending.insert(key.into(), Waiting::new(1, HOME_UNKNOWN));
+            }
+        }
     }
 
     /// Moves every pending count into sled (not yet fsynced). Returns how
@@ -196,98 +235,134 @@ impl Sources {
     /// # Errors
     /// sled errors; what was not stored goes back to pending.
     pub fn flush(&self) -> Result<u64, StoreError> {
-        let _gate = unpoison(self.gate.lock());
-        let mut taken = Vec::new();
+        let mut gate = unpoison(self.gate.lock());
+        gate.round += 1;
+        let round = gate.round;
+        gate.deleted.retain(|_, at| round - *at <= 2);
+        let mut taken: Vec<Taken> = Vec::new();
         // Counters are swapped to zero; those already idle for a whole
         // flush interval leave memory.
-        unpoison(self.pending.write()).retain(|key, n| {
-            let count = n.swap(0, Ordering::Relaxed);
+        unpoison(self.pending.write()).retain(|key, w| {
+            let count = w.n.swap(0, Ordering::Relaxed);
             if count > 0 {
-                taken.push((key.clone(), count));
+                taken.push((key.clone(), count, w.home.load(Ordering::Relaxed)));
             }
             count > 0
         });
-        // Sorted, a link's counters are together: one check that it still
-        // exists, one count of its stored hosts.
+        // Sorted, a link's counters are together: at most one check that it
+        // still exists, one count of its stored hosts.
         taken.sort_unstable();
         let mut stored = 0;
-        let mut current: Option<(&[u8], bool, Option<usize>)> = None;
-        for (i, (key, n)) in taken.iter().enumerate() {
-            match self.store_one(key, *n, &mut current) {
-                Ok(()) => stored += n,
+        let mut learned = Vec::new();
+        let mut current = None;
+        let mut failure = None;
+        for (i, (key, n, home)) in taken.iter().enumerate() {
+            match self.store_one(key, *n, *home, &gate.deleted, &mut current) {
+                Ok(found) => {
+                    stored += n;
+                    if found != *home {
+                        learned.push((i, found));
+                    }
+                }
                 Err(e) => {
-                    self.give_back(&taken[i..]);
-                    return Err(e);
+                    failure = Some((i, e));
+                    break;
                 }
             }
         }
-        Ok(stored)
+        {
+            let pending = unpoison(self.pending.read());
+            for (i, home) in learned {
+                if let Some(w) = pending.get(&taken[i].0) {
+                    w.home.store(home, Ordering::Relaxed);
+                }
+            }
+        }
+        match failure {
+            None => Ok(stored),
+            Some((i, e)) => {
+                self.give_back(&taken[i..]);
+                Err(e)
+            }
+        }
     }
 
-    /// Stores one counter. `current` carries, for the slug being stored,
-    /// whether its link exists and how many hosts it has stored.
+    /// Stores one counter; returns its home. `current` carries, for the
+    /// slug being stored, whether its link exists and how many hosts it has
+    /// stored.
     fn store_one<'k>(
         &self,
         key: &'k [u8],
         n: u64,
+        home: u8,
+        deleted: &HashMap<Box<[u8]>, u64>,
         current: &mut Option<(&'k [u8], bool, Option<usize>)>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<u8, StoreError> {
         let Some((slug, kind, _)) = split(key) else {
-            return Ok(());
+            return Ok(home);
         };
         if current.is_none_or(|(s, _, _)| s != slug) {
-            let exists = match self.links.contains(slug) {
-                Ok(exists) => exists,
-                // A damaged bucket cannot say; keeping the counts loses nothing.
-                Err(StoreError::Corrupt { .. }) => true,
-                Err(e) => return Err(e),
-            };
+            let exists = !deleted.contains_key(slug)
+                || match self.links.contains(slug) {
+                    Ok(exists) => exists,
+                    // A damaged bucket cannot say; keeping the counts loses nothing.
+                    Err(StoreError::Corrupt { .. }) => true,
+                    Err(e) => return Err(e),
+                };
             *current = Some((slug, exists, None));
         }
         let Some((_, exists, hosts)) = current.as_mut() else {
-            return Ok(());
+            return Ok(home);
         };
         if !*exists {
             // The link was deleted while these counts were pending.
-            return Ok(());
+            return Ok(home);
         }
-        let spill;
-        let mut target = key;
-        if kind == REFERRER && self.tree.get(key)?.is_none() {
-            let known = match *hosts {
-                Some(known) => known,
-                None => {
-                    let mut known = 0;
-                    for item in self
-                        .tree
-                        .scan_prefix(key_of(slug, REFERRER, b""))
-                        .keys()
-                        .take(MAX_HOSTS)
-                    {
-                        item?;
-                        known += 1;
+        let home = match (kind, home) {
+            (REFERRER, HOME_UNKNOWN) if self.tree.get(key)?.is_none() => {
+                let known = match *hosts {
+                    Some(known) => known,
+                    None => {
+                        let mut known = 0;
+                        for item in self
+                            .tree
+                            .scan_prefix(key_of(slug, REFERRER, b""))
+                            .keys()
+                            .take(MAX_HOSTS)
+                        {
+                            item?;
+                            known += 1;
+                        }
+                        known
                     }
-                    known
+                };
+                if known >= MAX_HOSTS {
+                    *hosts = Some(known);
+                    HOME_OTHER
+                } else {
+                    *hosts = Some(known + 1);
+                    HOME_OWN
                 }
-            };
-            if known >= MAX_HOSTS {
-                spill = key_of(slug, OTHER, b"");
-                target = &spill;
-                *hosts = Some(known);
-            } else {
-                *hosts = Some(known + 1);
             }
+            (_, HOME_OTHER) => HOME_OTHER,
+            _ => HOME_OWN,
+        };
+        let delta = counter::encode(n);
+        if home == HOME_OTHER {
+            self.tree.merge(key_of(slug, OTHER, b""), delta)?;
+        } else {
+            self.tree.merge(key, delta)?;
         }
-        self.tree.merge(target, counter::encode(n))?;
-        Ok(())
+        Ok(home)
     }
 
-    fn give_back(&self, rest: &[(Box<[u8]>, u64)]) {
+    fn give_back(&self, rest: &[Taken]) {
         let mut pending = unpoison(self.pending.write());
-        for (key, n) in rest {
+        for (key, n, home) in rest {
             pending
                 .entry(key.clone())
-                .or_insert_with(|| AtomicU64::new(0))
+                .or_insert_with(|| Waiting::new(0, *home))
+                .n
                 .fetch_add(*n, Ordering::Relaxed);
         }
     }
@@ -315,7 +390,7 @@ impl Sources {
         let mut waiting: Vec<(Vec<u8>, u64)> = unpoison(self.pending.read())
             .iter()
             .filter(|(key, _)| key.starts_with(&start))
-            .map(|(key, n)| (key.to_vec(), n.load(Ordering::Relaxed)))
+            .map(|(key, w)| (key.to_vec(), w.n.load(Ordering::Relaxed)))
             // Emptied by the last flush, not yet idle long enough to leave.
             .filter(|(_, n)| *n > 0)
             .collect();
@@ -365,12 +440,30 @@ impl Sources {
         Ok(())
     }
 
+    /// How many stored counters are damaged (not 8 bytes, or keyed without
+    /// a slug and kind), for `kurz check`.
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn damaged(&self) -> Result<u64, StoreError> {
+        let mut bad = 0;
+        for item in self.tree.iter() {
+            let (key, value) = item?;
+            if split(&key).is_none() || counter::decode(&value).is_none() {
+                bad += 1;
+            }
+        }
+        Ok(bad)
+    }
+
     /// Drops every counter of `slug`, pending and stored (the link is gone).
     ///
     /// # Errors
     /// sled errors while removing the stored counters.
     pub fn forget(&self, slug: &str) -> Result<(), StoreError> {
-        let _gate = unpoison(self.gate.lock());
+        let mut gate = unpoison(self.gate.lock());
+        let round = gate.round;
+        gate.deleted.insert(slug.as_bytes().into(), round);
         let start = prefix(slug.as_bytes());
         unpoison(self.pending.write()).retain(|key, _| !key.starts_with(&start));
         let mut batch = sled::Batch::default();
@@ -407,16 +500,62 @@ mod tests {
     }
 
     #[test]
-    fn counts_are_pending_until_flushed_and_dropped_for_missing_links() {
+    fn counts_are_pending_until_flushed_and_dropped_for_deleted_links() {
         let (_dir, _db, s) = sources();
         s.count_referrer("gone", "example.org");
         s.count_bot("gone", "Slack");
         let read = s.read("gone").unwrap();
         assert_eq!(read.referrers, vec![("example.org".to_owned(), 1)]);
         assert_eq!(read.bot_visits(), 1);
-        // No such link: the flush drops them rather than keep orphans.
+        s.forget("gone").unwrap();
+        assert_eq!(s.read("gone").unwrap(), SourceCounts::default());
+        // A click that resolved the link just before it was deleted, counted
+        // just after: the flush finds no link and drops it, leaving no orphan.
+        s.count_referrer("gone", "late.example");
         s.flush().unwrap();
         assert_eq!(s.read("gone").unwrap(), SourceCounts::default());
+        assert_eq!(s.tree.len(), 0);
+    }
+
+    #[test]
+    fn a_busy_counter_remembers_where_it_is_stored() {
+        let (_dir, _db, s) = sources();
+        for i in 0..MAX_HOSTS {
+            s.count_referrer("a", &format!("h{i:02}.example"));
+        }
+        s.count_referrer("a", "zz-late.example");
+        s.flush().unwrap();
+        for (key, w) in unpoison(s.pending.read()).iter() {
+            let want = if key.ends_with(b"zz-late.example") {
+                HOME_OTHER
+            } else {
+                HOME_OWN
+            };
+            assert_eq!(w.home.load(Ordering::Relaxed), want);
+        }
+        // Clicked again: stored where the first flush put them, no read.
+        s.count_referrer("a", "h00.example");
+        s.count_referrer("a", "zz-late.example");
+        s.flush().unwrap();
+        let read = s.read("a").unwrap();
+        assert_eq!(read.referrers.len(), MAX_HOSTS);
+        assert_eq!(read.referrers[0], ("h00.example".to_owned(), 2));
+        assert_eq!(read.other_referrers, 2);
+    }
+
+    #[test]
+    fn damage_is_found_and_reported() {
+        let (_dir, _db, s) = sources();
+        s.tree
+            .insert(key_of(b"a", BOT, b"Slack"), &counter::encode(3))
+            .unwrap();
+        assert_eq!(s.damaged().unwrap(), 0);
+        s.tree
+            .insert(key_of(b"a", REFERRER, b"x.example"), b"bad".to_vec())
+            .unwrap();
+        s.tree.insert(b"no-zero", &counter::encode(1)).unwrap();
+        assert_eq!(s.damaged().unwrap(), 2);
+        assert!(matches!(s.read("a"), Err(StoreError::Corrupt { .. })));
     }
 
     #[test]
