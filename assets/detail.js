@@ -1,9 +1,10 @@
-// kurz web page: one link's view. Its facts, chart and QR code, editing it
-// and deleting it (after a confirmation).
+// kurz web page: one link's view. Its facts, chart, referrers and bots, QR
+// code, editing it and deleting it (after a confirmation).
 
 import { api, linkPath, qrPath } from './api.js';
 import { clearChart, drawChart } from './chart.js';
 import { $, busy, copy, localToRfc3339, maxClicks, rfc3339ToLocal, setSafeHref, showTime } from './dom.js';
+import { clearSources, drawSources } from './sources.js';
 
 let current = null; // the link shown in the detail view
 
@@ -37,6 +38,7 @@ export async function showDetail(slug) {
   $('detail').hidden = false;
   $('detail-title').textContent = '/' + slug;
   clearChart();
+  clearSources();
   await busy(null, async () => {
     const link = await api('GET', linkPath(slug));
     fillDetail(link);
@@ -93,7 +95,10 @@ async function deleteLink() {
   });
 }
 
-/** Loads the shown link's clicks for the chosen period and draws them. */
+/**
+ * Loads the shown link's stats: clicks for the chosen period (the chart),
+ * referrers and bots since the link was made (whatever the period).
+ */
 async function loadChart() {
   if (!current) {
     return;
@@ -106,6 +111,7 @@ async function loadChart() {
   }
   $('detail-clicks').textContent = stats.clicks.toLocaleString();
   drawChart(stats.daily);
+  drawSources(stats);
 }
 
 /** Connects the link view's copy button, edit form, delete and period. */

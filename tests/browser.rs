@@ -1,9 +1,9 @@
 //! The web page in a real browser: Debian's headless Chromium driven over
 //! WebDriver (chromedriver, through `fantoccini`) against a real kurz on
 //! loopback. Signs in, shortens a link whose URL carries markup, finds it
-//! in the list, opens it (chart and QR code), edits it, deletes it and
-//! signs out, saving a screenshot of each step under
-//! `target/browser-screenshots/`.
+//! in the list after a few clicks from other sites and one bot, opens it
+//! (chart, referrers and bots, QR code), edits it, deletes it and signs
+//! out, saving a screenshot of each step under `target/browser-screenshots/`.
 //!
 //! Needs `chromium` and `chromedriver` on the PATH (`.ci/run` installs
 //! Debian's `chromium` and `chromium-driver`), so it is `#[ignore]`d for a
@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{start_server, KEY};
+use common::{request, start_server, KEY};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper::Method;
 
@@ -88,6 +88,21 @@ async fn shown(c: &Client, css: &str) -> fantoccini::elements::Element {
     }
 }
 
+/// The rows of the count list `css` (referrers or bots): (name, count).
+async fn count_rows(c: &Client, css: &str) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    for li in c
+        .find_all(Locator::Css(&format!("{css} li")))
+        .await
+        .unwrap()
+    {
+        let name = li.find(Locator::Css(".count-name")).await.unwrap();
+        let count = li.find(Locator::Css(".count-n")).await.unwrap();
+        rows.push((name.text().await.unwrap(), count.text().await.unwrap()));
+    }
+    rows
+}
+
 async fn shot(c: &Client, name: &str) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -144,9 +159,16 @@ async fn the_page_does_everything_in_a_real_browser() {
         .json();
     assert!(!stored["url"].as_str().unwrap().contains("<img"));
 
-    // Three visitors follow it, so the page has clicks to show.
-    for _ in 0..3 {
-        assert_eq!(s.get("/in-browser").await.status, 302);
+    // Three people follow it from two sites, and one link preview fetches it,
+    // so the page has clicks, referrers and a bot to show.
+    for headers in [
+        [("referer", "https://news.example/post")],
+        [("referer", "https://news.example/post")],
+        [("referer", "https://t.co/x")],
+        [("user-agent", "Slackbot-LinkExpanding 1.0")],
+    ] {
+        let r = request(s.addr, Method::GET, "/in-browser", &headers, None).await;
+        assert_eq!(r.status, 302, "{headers:?}");
     }
 
     // Find it in the list (reloaded, for the clicks), and open it.
@@ -173,7 +195,32 @@ async fn the_page_does_everything_in_a_real_browser() {
     let bars = c.find_all(Locator::Css("#chart rect.bar")).await.unwrap();
     assert_eq!(bars.len(), 30, "one bar a day");
     shown(&c, "#detail-qr").await;
+
+    // Where the clicks came from: referrer hosts most first, and the bot
+    // apart (it is not one of the 3 clicks).
+    shown(&c, "#referrers li").await;
+    assert_eq!(
+        count_rows(&c, "#referrers").await,
+        [("news.example", "2 clicks"), ("t.co", "1 click")]
+            .map(|(n, k)| (n.to_owned(), k.to_owned())),
+    );
+    let summary = shown(&c, "#referrers-summary").await.text().await.unwrap();
+    assert_eq!(
+        summary,
+        "3 of 3 clicks came with a referring host; browsers often send none."
+    );
+    let bots = shown(&c, "#bots-summary").await.text().await.unwrap();
+    assert_eq!(bots, "1 bot visit (not counted as clicks).");
+    assert_eq!(
+        count_rows(&c, "#bots").await,
+        [("Slack".to_owned(), "1 visit".to_owned())],
+    );
+    assert_eq!(shown(&c, "#detail-clicks").await.text().await.unwrap(), "3");
+    // A taller window for this one, so the picture shows the chart and the
+    // sections under it.
+    c.set_window_size(1100, 1120).await.unwrap();
     shot(&c, "4-detail").await;
+    c.set_window_size(1100, 900).await.unwrap();
 
     // Edit: a click limit of 5.
     let max = shown(&c, "#edit-max").await;

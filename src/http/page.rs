@@ -52,7 +52,7 @@ const INDEX: Asset = Asset {
 };
 
 /// What `/assets/{name}` serves.
-const ASSETS: [Asset; 8] = [
+const ASSETS: [Asset; 9] = [
     // the entry point: sign in and out, routing
     Asset {
         name: "app.js",
@@ -88,6 +88,12 @@ const ASSETS: [Asset; 8] = [
         name: "chart.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/chart.js"),
+    },
+    // a link's referrer hosts and bot visits
+    Asset {
+        name: "sources.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/sources.js"),
     },
     Asset {
         name: "app.css",
