@@ -8,9 +8,13 @@
 // page with textContent or an attribute setter, never parsed as HTML.
 
 import { api, ApiError, setOnUnauthorized } from './api.js';
+import { initBookmarklet, offerSharedUrl, takeSharedUrl } from './bookmarklet.js';
 import { initDetail, showDetail, showList } from './detail.js';
 import { $, busy, clearError, showError } from './dom.js';
 import { initLinks, loadLinks, resetList } from './links.js';
+
+// An address the bookmarklet brought, kept until the form is shown.
+let shared = null;
 
 // ----- signing in and out ---------------------------------------------------
 
@@ -27,6 +31,8 @@ function showApp() {
   $('signin').hidden = true;
   $('app').hidden = false;
   $('signout').hidden = false;
+  offerSharedUrl(shared);
+  shared = null;
 }
 
 setOnUnauthorized(() => {
@@ -88,6 +94,8 @@ async function route() {
 // ----- start ----------------------------------------------------------------
 
 async function start() {
+  shared = takeSharedUrl();
+  initBookmarklet();
   $('signin-form').addEventListener('submit', signIn);
   $('signout').addEventListener('click', signOut);
   initLinks();

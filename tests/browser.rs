@@ -278,3 +278,57 @@ async fn the_page_does_everything_in_a_real_browser() {
     c.close().await.unwrap();
     s.stop().await;
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn the_bookmarklet_brings_an_address_to_shorten() {
+    let s = start_server().await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = browser(profile.path()).await;
+    let base = format!("http://{}/", s.addr);
+
+    // What the bookmarklet does on another page: open kurz with the address
+    // in the fragment. Signed out, it waits through signing in.
+    let shared = "https://example.org/article?id=1&next=/x#part";
+    let encoded: String = url::form_urlencoded::byte_serialize(shared.as_bytes()).collect();
+    c.goto(&format!("{base}#shorten={encoded}")).await.unwrap();
+    shown(&c, "#signin-key").await.send_keys(KEY).await.unwrap();
+    c.find(Locator::Css("#signin-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let input = shown(&c, "#shorten-url").await;
+    assert_eq!(input.prop("value").await.unwrap().as_deref(), Some(shared));
+    // The fragment is cleared, so a reload does not bring it again.
+    assert_eq!(c.current_url().await.unwrap().as_str(), base);
+    // Nothing was created until the person says so.
+    let r = s.api(Method::GET, "/api/links", None).await.json();
+    assert_eq!(r["links"].as_array().unwrap().len(), 0, "{r}");
+    c.find(Locator::Css("#shorten-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    shown(&c, "#shorten-result").await;
+    let r = s.api(Method::GET, "/api/links", None).await.json();
+    assert_eq!(r["links"][0]["url"], shared);
+
+    // The bookmark itself: navigation to this page, with the tab's address.
+    let href = c
+        .find(Locator::Css("#bookmarklet"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        href,
+        format!(
+            "javascript:void(location.href=\"{base}#shorten=\"+encodeURIComponent(location.href))"
+        )
+    );
+}

@@ -421,8 +421,18 @@ async fn the_script_never_parses_strings_as_html_or_code() {
     s.stop().await;
 }
 
-/// What no script of the page may contain.
+/// What no script of the page may contain. One exception: the bookmarklet
+/// module builds the bookmark's `javascript:` URL, once; it is only ever set
+/// as that link's `href` (dragged to the bookmarks bar, never run here: the
+/// CSP blocks it and a click handler cancels it).
 fn check_script(path: &str, js: &str) {
+    let js = if path.ends_with("/bookmarklet.js") {
+        assert_eq!(js.matches("javascript:").count(), 1, "{path}");
+        assert!(js.contains("'javascript:void(location.href='"), "{path}");
+        js.replace("'javascript:void(location.href='", "")
+    } else {
+        js.to_owned()
+    };
     for banned in [
         "innerHTML",
         "outerHTML",

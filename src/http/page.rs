@@ -52,7 +52,7 @@ const INDEX: Asset = Asset {
 };
 
 /// What `/assets/{name}` serves.
-const ASSETS: [Asset; 9] = [
+const ASSETS: [Asset; 10] = [
     // the entry point: sign in and out, routing
     Asset {
         name: "app.js",
@@ -94,6 +94,11 @@ const ASSETS: [Asset; 9] = [
         name: "sources.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/sources.js"),
+    },
+    Asset {
+        name: "bookmarklet.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/bookmarklet.js"),
     },
     Asset {
         name: "app.css",
