@@ -52,6 +52,12 @@ pub struct Config {
     #[arg(long, env = "KURZ_SKIP_STARTUP_CHECK")]
     pub skip_startup_check: bool,
 
+    /// Answer `GET /metrics` without the API key. Off by default: the
+    /// figures (link count, traffic, database size) are not for everyone.
+    /// Turn it on only where the port is reachable by your Prometheus alone.
+    #[arg(long, env = "KURZ_PUBLIC_METRICS")]
+    pub public_metrics: bool,
+
     /// Free space, in MiB, kept in reserve on the disk of the data
     /// directory: below it, writes are refused (503) and click counts wait
     /// in memory, while redirects go on. 0 turns the check off.

@@ -95,6 +95,7 @@ fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
         tracing::info!(%local, data = %data.display(), "serving");
         let mut app = App::new(store, settings);
         app.startup_check = !config.skip_startup_check;
+        app.public_metrics = config.public_metrics;
         app.limits = fit_to_open_file_limit(config.limits());
         let app = Arc::new(app);
         server::run(listener, app, shutdown).await?;

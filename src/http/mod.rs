@@ -3,7 +3,7 @@
 //! [`server::run`] accepts connections and drives them; every request goes
 //! through [`router::route`], which hands redirects to [`redirect`] and the
 //! management API to [`api`] behind [`auth`] and the brute-force [`guard`],
-//! and the web page to [`page`].
+//! the web page to [`page`], and `/metrics` to [`metrics`].
 //! Failures become problem+json responses in one place, [`error`].
 
 pub mod api;
@@ -11,6 +11,7 @@ pub mod auth;
 pub mod conns;
 pub mod error;
 pub mod guard;
+pub mod metrics;
 pub mod page;
 pub mod redirect;
 pub mod router;
@@ -65,6 +66,11 @@ pub struct App {
     pub sessions: session::Sessions,
     /// How many connections are served at once and how long they may idle.
     pub limits: conns::Limits,
+    /// Request counters and the redirect latency histogram for `/metrics`.
+    pub metrics: metrics::Metrics,
+    /// Whether `/metrics` answers without the key (default false;
+    /// `--public-metrics` turns it on).
+    pub public_metrics: bool,
     /// Whether `server::run` checks the store's integrity in the background
     /// after start (default true; `--skip-startup-check` turns it off).
     pub startup_check: bool,
@@ -87,6 +93,8 @@ impl App {
             limits: conns::Limits::default(),
             sessions: session::Sessions::default(),
             startup_check: true,
+            metrics: metrics::Metrics::default(),
+            public_metrics: false,
             degraded: std::sync::RwLock::new(None),
             store,
             settings,

@@ -2,7 +2,9 @@
 //!
 //! A one-segment path is a slug (the hot path, matched without allocating);
 //! `/api/...` needs the key and goes to [`super::api`]; `/healthz` is a small
-//! fixed answer; `/` and `/assets/...` are the web page, from [`super::page`].
+//! fixed answer; `/metrics` is [`super::metrics`], behind the key unless
+//! public; `/` and `/assets/...` are the web page, from [`super::page`].
+//! Every answer is counted there by route class and status.
 //! A known path with the wrong method is 405 with `Allow`; anything else is
 //! 404. Every answer, error or not, is a response: the service never fails a
 //! connection.
@@ -21,6 +23,7 @@ use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, X_CONTENT_TYPE_OPTION
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::error::ApiError;
+use super::metrics::{self, Class};
 use super::{api, auth, page, redirect, session, App, Body};
 
 /// A request's answer. Redirects and the fixed pages are answered at once,
@@ -57,13 +60,16 @@ enum Step {
 }
 
 /// Answers one request from the client at `peer` (`None` when unknown:
-/// fuzzing, in-process callers; the brute-force guard then stays out).
+/// fuzzing, in-process callers; the brute-force guard then stays out),
+/// and counts it in the app's [`metrics`] by route class and status.
 pub fn route(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Answer {
     // The request log line is off by default; skip its clock and copies then.
     if !tracing::enabled!(tracing::Level::DEBUG) {
-        return match dispatch(app, req, peer) {
-            Step::Done(r) => Answer::Now(Some(finish(r))),
-            Step::Api(fut) => Answer::Later(Box::pin(async move { finish(fut.await) })),
+        return match dispatch(&app, req, peer) {
+            (class, Step::Done(r)) => Answer::Now(Some(counted(&app, class, r))),
+            (class, Step::Api(fut)) => {
+                Answer::Later(Box::pin(async move { counted(&app, class, fut.await) }))
+            }
         };
     }
     let started = Instant::now();
@@ -73,18 +79,25 @@ pub fn route(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Ans
         let micros = started.elapsed().as_micros() as u64;
         tracing::debug!(%method, %path, status = resp.status().as_u16(), micros, "request");
     };
-    match dispatch(app, req, peer) {
-        Step::Done(r) => {
-            let resp = finish(r);
+    match dispatch(&app, req, peer) {
+        (class, Step::Done(r)) => {
+            let resp = counted(&app, class, r);
             log(&resp);
             Answer::Now(Some(resp))
         }
-        Step::Api(fut) => Answer::Later(Box::pin(async move {
-            let resp = finish(fut.await);
+        (class, Step::Api(fut)) => Answer::Later(Box::pin(async move {
+            let resp = counted(&app, class, fut.await);
             log(&resp);
             resp
         })),
     }
+}
+
+/// The response of `r` (see [`finish`]), counted under `class`.
+fn counted(app: &App, class: Class, r: Result<Response<Body>, ApiError>) -> Response<Body> {
+    let resp = finish(r);
+    app.metrics.count(class, resp.status());
+    resp
 }
 
 /// The response of `r`, marked `nosniff`: no response may be sniffed into
@@ -111,7 +124,7 @@ fn too_slow(deadline: std::time::Duration) -> ApiError {
     }
 }
 
-fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Step {
+fn dispatch(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> (Class, Step) {
     let path = req.uri().path();
     let rest = path.strip_prefix('/').unwrap_or(path);
     let is_get = req.method() == Method::GET;
@@ -119,54 +132,109 @@ fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Step
 
     // Hot path: `/{slug}`.
     if !rest.contains('/') {
-        return Step::Done(match rest {
-            "" => page::index(req.method(), req.headers()),
-            "healthz" => only_get(is_get || is_head).map(|()| match app.degraded() {
-                None => text(StatusCode::OK, "ok\n"),
-                Some(why) => {
-                    let mut resp = text(StatusCode::SERVICE_UNAVAILABLE, "");
-                    *resp.body_mut() = Full::new(Bytes::from(format!("degraded: {why}\n")));
-                    resp
-                }
-            }),
-            "api" => Err(ApiError::not_found("see /api/links")),
-            slug if is_get || is_head => redirect::follow(&app, slug, is_get, req.headers()),
-            _ => Err(ApiError::method_not_allowed("GET, HEAD")),
-        });
+        return match rest {
+            "" => (
+                Class::Page,
+                Step::Done(page::index(req.method(), req.headers())),
+            ),
+            "healthz" => (
+                Class::Health,
+                Step::Done(only_get(is_get || is_head).map(|()| match app.degraded() {
+                    None => text(StatusCode::OK, "ok\n"),
+                    Some(why) => {
+                        let mut resp = text(StatusCode::SERVICE_UNAVAILABLE, "");
+                        *resp.body_mut() = Full::new(Bytes::from(format!("degraded: {why}\n")));
+                        resp
+                    }
+                })),
+            ),
+            "metrics" => (Class::Metrics, metrics_route(app, req, peer)),
+            "api" => (
+                Class::Api,
+                Step::Done(Err(ApiError::not_found("see /api/links"))),
+            ),
+            slug if is_get || is_head => {
+                // The one clock read of a redirect: its time in the handler.
+                let started = Instant::now();
+                let answer = redirect::follow(app, slug, is_get, req.headers());
+                app.metrics.redirect_took(started.elapsed());
+                (Class::Redirect, Step::Done(answer))
+            }
+            _ => (
+                Class::Other,
+                Step::Done(Err(ApiError::method_not_allowed("GET, HEAD"))),
+            ),
+        };
     }
     if let Some(name) = rest.strip_prefix(page::ASSETS_PREFIX) {
-        return Step::Done(page::asset(name, req.method(), req.headers()));
+        return (
+            Class::Assets,
+            Step::Done(page::asset(name, req.method(), req.headers())),
+        );
     }
     if !rest.starts_with("api/") {
-        return Step::Done(Err(ApiError::not_found(format!("nothing at {path}"))));
+        return (
+            Class::Other,
+            Step::Done(Err(ApiError::not_found(format!("nothing at {path}")))),
+        );
     }
     // A client that keeps sending wrong keys is refused for a while (the
     // guard); requests without a known address (fuzzing, in-process) are not.
-    if let Some(ip) = peer {
-        if let Err(e) = app.guard.check(ip, Instant::now()) {
+    if let Err(e) = guard(app, peer) {
+        return (Class::Api, Step::Done(Err(e)));
+    }
+    if rest == "api/session" {
+        return (
+            Class::Api,
+            Step::Api(Box::pin(session::route(app.clone(), req, peer))),
+        );
+    }
+    if let Err(e) = authorize(app, &req, peer) {
+        return (Class::Api, Step::Done(Err(e)));
+    }
+    (Class::Api, Step::Api(Box::pin(api_route(app.clone(), req))))
+}
+
+/// `/metrics`: behind the key as the API is (the guard, a session cookie
+/// or the key), unless the server makes its metrics public.
+fn metrics_route(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Step {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Step::Done(Err(ApiError::method_not_allowed("GET, HEAD")));
+    }
+    if !app.public_metrics {
+        if let Err(e) = guard(app, peer).and_then(|()| authorize(app, &req, peer)) {
             return Step::Done(Err(e));
         }
     }
-    if rest == "api/session" {
-        return Step::Api(Box::pin(session::route(app, req, peer)));
+    Step::Api(Box::pin(metrics::scrape(app.clone())))
+}
+
+/// 429 while the client at `peer` is locked out for wrong keys.
+fn guard(app: &App, peer: Option<IpAddr>) -> Result<(), ApiError> {
+    match peer {
+        Some(ip) => app.guard.check(ip, Instant::now()),
+        None => Ok(()),
     }
-    // A signed-in browser's cookie stands in for the key, unless it comes
-    // with a key (then the key decides) or from another site.
-    if !auth::presents_key(req.headers()) {
-        match session::by_cookie(&app, req.method(), req.headers()) {
-            session::ByCookie::Yes => return Step::Api(Box::pin(api_route(app, req))),
-            session::ByCookie::CrossSite => return Step::Done(Err(session::cross_site())),
+}
+
+/// Whether the request may use what the key guards: a signed-in browser's
+/// cookie stands in for the key, unless it comes with a key (then the key
+/// decides) or from another site. A wrong key counts against its client.
+fn authorize(app: &App, req: &Request<Incoming>, peer: Option<IpAddr>) -> Result<(), ApiError> {
+    let headers = req.headers();
+    if !auth::presents_key(headers) {
+        match session::by_cookie(app, req.method(), headers) {
+            session::ByCookie::Yes => return Ok(()),
+            session::ByCookie::CrossSite => return Err(session::cross_site()),
             session::ByCookie::No => {}
         }
     }
-    if let Err(e) = auth::check(req.headers(), &app.key_digest) {
+    auth::check(headers, &app.key_digest).inspect_err(|_| {
         // Only a wrong key is a guess; a request without one is not.
-        if let (Some(ip), true) = (peer, auth::presents_key(req.headers())) {
+        if let (Some(ip), true) = (peer, auth::presents_key(headers)) {
             app.guard.failed(ip, Instant::now());
         }
-        return Step::Done(Err(e));
-    }
-    Step::Api(Box::pin(api_route(app, req)))
+    })
 }
 
 /// The management API, behind the key, within the request deadline.

@@ -4,6 +4,8 @@
 //! The counters themselves live in [`super::clicks`]; this file is the
 //! store's face for them, so `mod.rs` keeps links and their lifecycle.
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use super::clicks::Counted;
 use super::{CachedLink, ClickOutcome, SourceCounts, Store, StoreError};
 use crate::visit::Visit;
@@ -80,12 +82,14 @@ impl Store {
         }
         if let (Some(bot), None) = (visit.bot, link.max_clicks) {
             self.inner.sources.count_bot(slug, bot);
+            self.inner.activity.bot_visits.fetch_add(1, Relaxed);
             return Ok(ClickOutcome::Counted);
         }
         let day = crate::clock::day_of(now);
         Ok(
             match self.inner.counts.record(slug, day, link.max_clicks)? {
                 Counted::Yes => {
+                    self.inner.activity.clicks.fetch_add(1, Relaxed);
                     if let Some(host) = &visit.referrer {
                         self.inner.sources.count_referrer(slug, host);
                     }

@@ -194,6 +194,25 @@ fn open_sled(path: &Path, cache_capacity: u64) -> Result<sled::Db, StoreError> {
     }
 }
 
+/// What [`Store::click`] counted since the store was opened, for
+/// monitoring. Plain atomics: one relaxed increment per click.
+#[derive(Default)]
+struct ActivityCounts {
+    clicks: std::sync::atomic::AtomicU64,
+    bot_visits: std::sync::atomic::AtomicU64,
+}
+
+/// Clicks and bot visits counted since the store was opened (see
+/// [`Store::activity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Activity {
+    /// Clicks counted: redirects of people, and every redirect served on a
+    /// link with a click limit (bots included, as they count against it).
+    pub clicks: u64,
+    /// Bot visits counted apart from clicks.
+    pub bot_visits: u64,
+}
+
 struct Inner {
     db: sled::Db,
     links: Links,
@@ -205,6 +224,8 @@ struct Inner {
     sources: Sources,
     group: GroupFlush,
     health: Health,
+    /// Clicks and bot visits counted since the store was opened.
+    activity: ActivityCounts,
     /// Held for the store's lifetime: the OS lock on `kurz.lock`.
     _lock: File,
 }
@@ -277,6 +298,7 @@ impl Store {
                 sources,
                 group: GroupFlush::new(),
                 health: Health::new(dir.to_owned()),
+                activity: ActivityCounts::default(),
                 _lock: lock,
             }),
         })
@@ -450,6 +472,35 @@ impl Store {
         s.counts.forget(slug)?;
         s.sources.forget(slug)?;
         Ok(true)
+    }
+
+    /// Number of stored links as the bookkeeping says: one sled read, cheap
+    /// at any size. `None` when the bookkeeping is missing or damaged
+    /// (`kurz check` tells).
+    ///
+    /// # Errors
+    /// sled errors.
+    pub fn link_count(&self) -> Result<Option<u64>, StoreError> {
+        Ok(self.inner.links.book()?.map(|b| b.count))
+    }
+
+    /// Bytes the database takes on disk (sled's own figure: its main file
+    /// and blob files). Blocking: it reads file metadata, so call it from a
+    /// blocking context and not on every request.
+    ///
+    /// # Errors
+    /// The files cannot be read.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.inner.db.size_on_disk()?)
+    }
+
+    /// Clicks and bot visits counted since the store was opened.
+    pub fn activity(&self) -> Activity {
+        let a = &self.inner.activity;
+        Activity {
+            clicks: a.clicks.load(std::sync::atomic::Ordering::Relaxed),
+            bot_visits: a.bot_visits.load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// Number of stored links (a walk over all of them).

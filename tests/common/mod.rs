@@ -39,6 +39,8 @@ pub struct Options {
     pub request_deadline: Option<std::time::Duration>,
     pub limits: Option<kurz::http::conns::Limits>,
     pub session_ttl: Option<std::time::Duration>,
+    /// `/metrics` without the key (`--public-metrics`).
+    pub public_metrics: bool,
 }
 
 impl Default for Options {
@@ -50,6 +52,7 @@ impl Default for Options {
             request_deadline: None,
             limits: None,
             session_ttl: None,
+            public_metrics: false,
         }
     }
 }
@@ -95,6 +98,7 @@ pub async fn start_in(data: &Path, opts: Options) -> TestServer {
     if let Some(ttl) = opts.session_ttl {
         app.sessions = kurz::http::session::Sessions::with_ttl(ttl);
     }
+    app.public_metrics = opts.public_metrics;
     let app = Arc::new(app);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(server::run(listener, app, async move {
