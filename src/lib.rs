@@ -11,7 +11,7 @@
 //! - [`qr`]: QR codes of short URLs, as SVG or PNG.
 //! - [`visit`]: what a click says about its visitor: referrer host, bot.
 //! - [`clock`]: times as stored (Unix ms, day numbers) and shown (RFC 3339).
-//! - [`http`]: the hyper server: accept loop, router, redirect, API, errors.
+//! - [`http`]: the hyper server: accept loop, router, redirect, API, metrics, errors.
 //!
 //! Dependencies point one way: `http` → `store` → (`slug`, `target`, `visit`, `clock`).
 
