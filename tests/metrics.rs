@@ -333,6 +333,13 @@ fn the_real_binary_takes_public_metrics_on_serve_only() {
     assert!(size.is_some_and(|s| s > 0), "{}", r.text());
     drop(private);
 
+    // The environment twin.
+    let mut cmd = real_binary::kurz(sb.path());
+    cmd.env("KURZ_PUBLIC_METRICS", "true");
+    let by_env = real_binary::Server::launch(cmd, &data, &["--api-key", real_binary::KEY]);
+    assert_eq!(real_binary::get(by_env.addr, "/metrics").status, 200);
+    drop(by_env);
+
     // A server setting with an admin command would be ignored: refused.
     let data = data.to_string_lossy();
     let out = real_binary::run(sb.path(), &["--public-metrics", "list", "--data", &data]);
