@@ -4,7 +4,7 @@
 //! one per (class, status), laid out when the server starts; a redirect's
 //! time in kurz's handler goes into a histogram of atomic buckets. So the
 //! hot path takes no lock and allocates nothing for metrics: a relaxed
-//! `fetch_add` per request, two more and one clock read per redirect.
+//! `fetch_add` per request, two more and two clock reads per redirect.
 //! (`prometheus-client`'s own `Family` hashes its labels and takes a lock
 //! per lookup, and its `Histogram` takes a lock per observation.) A scrape
 //! reads these, the store's cheap figures (the bookkeeping's link count,

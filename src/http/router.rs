@@ -154,7 +154,8 @@ fn dispatch(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> (Cl
                 Step::Done(Err(ApiError::not_found("see /api/links"))),
             ),
             slug if is_get || is_head => {
-                // The one clock read of a redirect: its time in the handler.
+                // Its time in the handler: the only clock reads metrics add,
+                // and only here.
                 let started = Instant::now();
                 let answer = redirect::follow(app, slug, is_get, req.headers());
                 app.metrics.redirect_took(started.elapsed());
