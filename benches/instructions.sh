@@ -67,7 +67,7 @@ count() {
   echo "$name $requests $((ir / requests))"
 }
 
-cp -r "$data" "$work/data"
+cp -rL "$data" "$work/data"
 kurz=$(count kurz target/release/kurz serve --listen 127.0.0.1:PORT --data "$work/data" \
   --api-key bench-key-0123456789 --skip-startup-check)
 base=$(count baseline target/release/examples/baseline 127.0.0.1:PORT)
