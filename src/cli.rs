@@ -10,6 +10,7 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::Config;
+use crate::formats::{ExportFormat, Format};
 
 /// kurz — a self-hosted URL shortener.
 ///
@@ -109,8 +110,12 @@ pub enum Command {
         /// The link's slug.
         slug: String,
     },
-    /// Write every link with its counters as JSON Lines.
+    /// Write every link with its counters as JSON Lines (the full backup),
+    /// or as CSV (settings and click totals, without days, referrers, bots).
     Export {
+        /// The output format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
         /// Output file [default: standard output].
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -119,9 +124,14 @@ pub enum Command {
     /// every create and delete; exits 0 only when nothing is missing or
     /// damaged.
     Check,
-    /// Read links from a JSON Lines export; existing slugs are reported and skipped.
+    /// Read links from a kurz export (JSON Lines or CSV), a YOURLS, Shlink or
+    /// Bitly CSV export, or a url[,slug] list; existing slugs are reported
+    /// and skipped, invalid lines reported and rejected.
     Import {
-        /// The export file, or - for standard input.
+        /// The file, or - for standard input.
         file: PathBuf,
+        /// The file's format; `auto` tells it from the first line.
+        #[arg(long, value_enum, default_value_t = Format::Auto)]
+        format: Format,
     },
 }

@@ -5,16 +5,16 @@
 //! for people and scripts; problems go to standard error with a non-zero
 //! exit.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
+mod transfer;
+
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use thiserror::Error;
 
 use crate::cli::Command;
-use crate::store::{ExportRecord, ImportOutcome, Link, Store, StoreError};
+use crate::store::{Link, Store, StoreError};
 use crate::target::TargetRules;
 use crate::{clock, key, slug};
 
@@ -111,8 +111,8 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
             println!("deleted {slug}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Export { output } => export(data, output.as_deref()),
-        Command::Import { file } => import(data, &file),
+        Command::Export { format, output } => transfer::export(data, format, output.as_deref()),
+        Command::Import { file, format } => transfer::import(data, &file, format),
         Command::Check => check(data),
     }
 }
@@ -240,114 +240,4 @@ fn stats(data: &Path, slug: &str, days: u16) -> Result<ExitCode, CommandError> {
         println!("  {name}  {n}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn export(data: &Path, output: Option<&Path>) -> Result<ExitCode, CommandError> {
-    let store = open(data)?;
-    let what = match output {
-        Some(p) => format!("writing {}", p.display()),
-        None => "writing standard output".to_owned(),
-    };
-    let sink: Box<dyn Write> = match output {
-        Some(p) => Box::new(File::create(p).map_err(io_err(what.clone()))?),
-        None => Box::new(io::stdout().lock()),
-    };
-    let mut out = BufWriter::new(sink);
-    let (mut n, mut damaged) = (0u64, 0u64);
-    for rec in store.export() {
-        let rec = match rec {
-            Ok(rec) => rec,
-            // Export is the backup: save every readable link, then fail loudly.
-            Err(e @ StoreError::Corrupt { .. }) => {
-                eprintln!("kurz: not exported: {e}");
-                damaged += 1;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let line = serde_json::to_string(&rec).map_err(|e| CommandError::Invalid(e.to_string()))?;
-        writeln!(out, "{line}").map_err(io_err(what.clone()))?;
-        n += 1;
-    }
-    out.flush().map_err(io_err(what.clone()))?;
-    if let Some(p) = output {
-        eprintln!("exported {n} links to {}", p.display());
-    }
-    if damaged > 0 {
-        eprintln!("kurz: {damaged} damaged links could not be exported");
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn import(data: &Path, file: &Path) -> Result<ExitCode, CommandError> {
-    let stdin = file.as_os_str() == "-";
-    let what = format!("reading {}", file.display());
-    let (reader, size): (Box<dyn BufRead>, Option<u64>) = if stdin {
-        (Box::new(BufReader::new(io::stdin().lock())), None)
-    } else {
-        let f = File::open(file).map_err(io_err(what.clone()))?;
-        let size = f.metadata().ok().map(|m| m.len());
-        (Box::new(BufReader::new(f)), size)
-    };
-    let store = open(data)?;
-    // Loops back to the server cannot be checked offline: the base URL of
-    // the server that will serve these links is not known here.
-    let rules = TargetRules::new(None);
-    let bar = progress(size);
-    let (mut imported, mut duplicates, mut invalid) = (0u64, 0u64, 0u64);
-    for (n, line) in reader.lines().enumerate() {
-        let line = line.map_err(io_err(what.clone()))?;
-        bar.inc(line.len() as u64 + 1);
-        if line.trim().is_empty() {
-            continue;
-        }
-        let lineno = n + 1;
-        let rec: ExportRecord = match serde_json::from_str(&line) {
-            Ok(r) => r,
-            Err(e) => {
-                invalid += 1;
-                bar.suspend(|| eprintln!("line {lineno}: rejected: {e}"));
-                continue;
-            }
-        };
-        match store.import(&rec, &rules)? {
-            ImportOutcome::Imported => imported += 1,
-            ImportOutcome::Duplicate => {
-                duplicates += 1;
-                bar.suspend(|| eprintln!("line {lineno}: slug '{}' exists, skipped", rec.slug));
-            }
-            ImportOutcome::Invalid(why) => {
-                invalid += 1;
-                bar.suspend(|| eprintln!("line {lineno}: rejected: {why}"));
-            }
-        }
-    }
-    bar.finish_and_clear();
-    store.flush_all()?;
-    eprintln!("imported {imported}, skipped {duplicates} existing, rejected {invalid} invalid");
-    Ok(if invalid > 0 {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-/// A byte-count progress bar on a terminal; hidden otherwise.
-fn progress(size: Option<u64>) -> ProgressBar {
-    if !io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    match size {
-        Some(total) => {
-            let bar = ProgressBar::new(total);
-            if let Ok(style) = ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            ) {
-                bar.set_style(style);
-            }
-            bar
-        }
-        None => ProgressBar::new_spinner(),
-    }
 }

@@ -4,6 +4,7 @@
 //! - [`config`]: the server's settings, from flags and `KURZ_*` variables.
 //! - [`cli`]: the command line (clap): `serve` and the offline admin commands.
 //! - [`commands`]: what each offline admin command does.
+//! - [`formats`]: the files `kurz import` reads: kurz's own exports and other shorteners'.
 //! - [`key`]: the API key's digest and the key file that keeps only it.
 //! - [`store`]: the only code that touches sled: links, counters, cache.
 //! - [`slug`]: generating and validating short codes.
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod formats;
 pub mod http;
 pub mod key;
 pub mod qr;

@@ -1,0 +1,198 @@
+//! `kurz export` and `kurz import`: the data directory to and from files.
+//!
+//! Export writes every link as JSON Lines (the full backup) or CSV (the
+//! links' settings and click totals, for spreadsheets). Import reads any
+//! format [`crate::formats`] knows, stores each valid line whole or not at
+//! all, and ends with a summary: imported, skipped as existing, rejected as
+//! invalid, the last two also line by line.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{io_err, open, CommandError};
+use crate::formats::{self, ExportFormat, Format, FormatError, Parsed, Records};
+use crate::store::{ExportRecord, ImportOutcome, Store, StoreError};
+use crate::target::TargetRules;
+
+/// How many fresh slugs an import tries for a line that brings none before
+/// it gives up: a clash among 62^7 slugs is rare, several in a row mean
+/// something else is wrong.
+const GENERATE_TRIES: usize = 8;
+
+/// `kurz export [--format jsonl|csv] [-o FILE]`.
+pub(super) fn export(
+    data: &Path,
+    format: ExportFormat,
+    output: Option<&Path>,
+) -> Result<ExitCode, CommandError> {
+    let store = open(data)?;
+    let what = match output {
+        Some(p) => format!("writing {}", p.display()),
+        None => "writing standard output".to_owned(),
+    };
+    let sink: Box<dyn Write> = match output {
+        Some(p) => Box::new(File::create(p).map_err(io_err(what.clone()))?),
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut out = Sink::new(format, BufWriter::new(sink)).map_err(io_err(what.clone()))?;
+    let (mut n, mut damaged) = (0u64, 0u64);
+    for rec in store.export() {
+        let rec = match rec {
+            Ok(rec) => rec,
+            // Export is the backup: save every readable link, then fail loudly.
+            Err(e @ StoreError::Corrupt { .. }) => {
+                eprintln!("kurz: not exported: {e}");
+                damaged += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        out.write(&rec).map_err(io_err(what.clone()))?;
+        n += 1;
+    }
+    out.flush().map_err(io_err(what.clone()))?;
+    if let Some(p) = output {
+        eprintln!("exported {n} links to {}", p.display());
+    }
+    if damaged > 0 {
+        eprintln!("kurz: {damaged} damaged links could not be exported");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where exported records go, in the chosen format.
+enum Sink<W: Write> {
+    Jsonl(W),
+    // Boxed: the writer carries its own buffer inline.
+    Csv(Box<csv::Writer<W>>),
+}
+
+impl<W: Write> Sink<W> {
+    fn new(format: ExportFormat, out: W) -> io::Result<Self> {
+        Ok(match format {
+            ExportFormat::Jsonl => Sink::Jsonl(out),
+            ExportFormat::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record(formats::KURZ_HEADER)?;
+                Sink::Csv(Box::new(w))
+            }
+        })
+    }
+
+    fn write(&mut self, rec: &ExportRecord) -> io::Result<()> {
+        match self {
+            Sink::Jsonl(out) => {
+                serde_json::to_writer(&mut *out, rec)?;
+                out.write_all(b"\n")
+            }
+            Sink::Csv(w) => Ok(w.write_record(formats::kurz_row(rec))?),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Jsonl(out) => out.flush(),
+            Sink::Csv(w) => w.flush(),
+        }
+    }
+}
+
+/// `kurz import FILE [--format ...]`.
+pub(super) fn import(data: &Path, file: &Path, format: Format) -> Result<ExitCode, CommandError> {
+    let stdin = file.as_os_str() == "-";
+    let what = format!("reading {}", file.display());
+    let (reader, size): (Box<dyn BufRead>, Option<u64>) = if stdin {
+        (Box::new(BufReader::new(io::stdin().lock())), None)
+    } else {
+        let f = File::open(file).map_err(io_err(what.clone()))?;
+        let size = f.metadata().ok().map(|m| m.len());
+        (Box::new(BufReader::new(f)), size)
+    };
+    let records = Records::open(reader, format).map_err(|e| match e {
+        FormatError::Io(source) => CommandError::Io {
+            what: what.clone(),
+            source,
+        },
+        FormatError::Unknown(why) => CommandError::Invalid(format!("{}: {why}", file.display())),
+    })?;
+    if let Some(name) = records.read_as {
+        eprintln!("reading {} as a {name}", file.display());
+    }
+    let store = open(data)?;
+    // Loops back to the server cannot be checked offline: the base URL of
+    // the server that will serve these links is not known here.
+    let rules = TargetRules::new(None);
+    let bar = progress(size);
+    let (mut imported, mut duplicates, mut invalid) = (0u64, 0u64, 0u64);
+    for item in records {
+        let item = item.map_err(io_err(what.clone()))?;
+        bar.set_position(item.offset);
+        let lineno = item.line;
+        let outcome = match item.parsed {
+            Ok(parsed) => import_one(&store, parsed, &rules)?,
+            Err(why) => (ImportOutcome::Invalid(why), String::new()),
+        };
+        match outcome {
+            (ImportOutcome::Imported, _) => imported += 1,
+            (ImportOutcome::Duplicate, slug) => {
+                duplicates += 1;
+                bar.suspend(|| eprintln!("line {lineno}: slug '{slug}' exists, skipped"));
+            }
+            (ImportOutcome::Invalid(why), _) => {
+                invalid += 1;
+                bar.suspend(|| eprintln!("line {lineno}: rejected: {why}"));
+            }
+        }
+    }
+    bar.finish_and_clear();
+    store.flush_all()?;
+    eprintln!("imported {imported}, skipped {duplicates} existing, rejected {invalid} invalid");
+    Ok(if invalid > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Imports one record, with a fresh slug on a clash if its slug was made
+/// up here; returns the outcome and the slug it concerns.
+fn import_one(
+    store: &Store,
+    mut parsed: Parsed,
+    rules: &TargetRules,
+) -> Result<(ImportOutcome, String), StoreError> {
+    let mut tries = 1;
+    loop {
+        let outcome = store.import(&parsed.record, rules)?;
+        if outcome != ImportOutcome::Duplicate || !parsed.generated_slug || tries == GENERATE_TRIES
+        {
+            return Ok((outcome, parsed.record.slug));
+        }
+        parsed.record.slug = crate::slug::generate(formats::GENERATED_SLUG_LEN);
+        tries += 1;
+    }
+}
+
+/// A byte-count progress bar on a terminal; hidden otherwise.
+fn progress(size: Option<u64>) -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    match size {
+        Some(total) => {
+            let bar = ProgressBar::new(total);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            bar
+        }
+        None => ProgressBar::new_spinner(),
+    }
+}

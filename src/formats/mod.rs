@@ -1,0 +1,324 @@
+//! The files `kurz import` reads: kurz's JSON Lines and CSV exports, and the
+//! CSV exports of YOURLS, Shlink and Bitly, and plain `url[,slug]` lists.
+//!
+//! [`Records::open`] picks the layout from the first line (or takes the one
+//! asked for) and then yields one [`ExportRecord`] per line, or the reason a
+//! line cannot be one, with its line number. Validating and storing the
+//! records is the store's job ([`crate::store::Store::import`]), the same
+//! for every format; this module only reads.
+
+mod columns;
+mod stamp;
+
+use std::io::{self, BufRead, Cursor, Read};
+
+use thiserror::Error;
+
+use crate::store::ExportRecord;
+pub use columns::{kurz_row, GENERATED_SLUG_LEN, KURZ_HEADER};
+
+/// The format of a file to import, as `--format` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Tell the format from the first line (the default).
+    Auto,
+    /// kurz's own JSON Lines export.
+    Jsonl,
+    /// A YOURLS export: keyword, url, title, timestamp, ip, clicks.
+    Yourls,
+    /// Shlink's short URL export: createdAt, shortUrl, longUrl, title, tags, visits.
+    Shlink,
+    /// A Bitly export: created, link, long_url, title, clicks.
+    Bitly,
+    /// kurz's own CSV export, or a plain `url[,slug]` list.
+    Csv,
+}
+
+/// The format of `kurz export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// JSON Lines: everything, the backup format (the default).
+    Jsonl,
+    /// CSV with a header: slug, url, created_at, expires_at, max_clicks,
+    /// redirect_status, clicks.
+    Csv,
+}
+
+/// The CSV layouts: what the columns mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// kurz's CSV export ([`KURZ_HEADER`]).
+    Kurz,
+    /// YOURLS.
+    Yourls,
+    /// Shlink.
+    Shlink,
+    /// Bitly.
+    Bitly,
+    /// `url[,slug]`, with or without a header.
+    Plain,
+}
+
+impl Layout {
+    /// The layout's name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::Kurz => "kurz CSV export",
+            Layout::Yourls => "YOURLS export",
+            Layout::Shlink => "Shlink export",
+            Layout::Bitly => "Bitly export",
+            Layout::Plain => "url[,slug] list",
+        }
+    }
+}
+
+/// Why a file cannot be read at all (a bad line is an [`Item`], not this).
+#[derive(Debug, Error)]
+pub enum FormatError {
+    /// Reading failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The first line fits no format, or not the one asked for.
+    #[error("{0}")]
+    Unknown(String),
+}
+
+/// One line of input: its number, how far into the input it ends, and
+/// the record it holds or why it holds none.
+#[derive(Debug)]
+pub struct Item {
+    /// The 1-based line number (of a CSV record's first line).
+    pub line: u64,
+    /// Bytes of input read up to this line, for a progress bar.
+    pub offset: u64,
+    /// The record, or the reason the line was rejected.
+    pub parsed: Result<Parsed, String>,
+}
+
+/// A record read from a line.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The link and its counters, not validated yet.
+    pub record: ExportRecord,
+    /// The file gave no slug, so this one was generated: on a clash, make
+    /// another rather than skip the line.
+    pub generated_slug: bool,
+}
+
+type Input = std::io::Chain<Cursor<Vec<u8>>, Box<dyn BufRead>>;
+
+/// The records of one input file.
+pub struct Records {
+    kind: Kind,
+    /// What the file was read as, for messages (`None` for an empty file).
+    pub read_as: Option<&'static str>,
+}
+
+enum Kind {
+    Empty,
+    Jsonl {
+        input: io::BufReader<Input>,
+        line: u64,
+        offset: u64,
+    },
+    Csv {
+        reader: Box<csv::Reader<Input>>,
+        columns: columns::Columns,
+        /// A header-less file's first row, read to detect the layout.
+        first: Option<csv::StringRecord>,
+    },
+}
+
+impl Records {
+    /// Reads the first line of `input` to choose the layout (or checks it
+    /// against `format`).
+    ///
+    /// # Errors
+    /// I/O errors; [`FormatError::Unknown`] when the first line fits no
+    /// format (with `auto`) or lacks the columns of the one asked for.
+    pub fn open(mut input: Box<dyn BufRead>, format: Format) -> Result<Records, FormatError> {
+        let mut first = Vec::new();
+        input.read_until(b'\n', &mut first)?;
+        if first.starts_with(b"\xEF\xBB\xBF") {
+            first.drain(..3); // a UTF-8 byte order mark, as spreadsheets write
+        }
+        if first.iter().all(u8::is_ascii_whitespace) && format != Format::Jsonl {
+            let mut rest = Vec::new();
+            input.read_to_end(&mut rest)?;
+            if rest.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Records {
+                    kind: Kind::Empty,
+                    read_as: None,
+                });
+            }
+            return Err(FormatError::Unknown(
+                "the first line is empty: the format is told by the first line (a header)".into(),
+            ));
+        }
+        let looks_json = first.trim_ascii_start().starts_with(b"{");
+        let joined: Input = Cursor::new(first).chain(input);
+        if format == Format::Jsonl || (format == Format::Auto && looks_json) {
+            return Ok(Records {
+                kind: Kind::Jsonl {
+                    input: io::BufReader::new(joined),
+                    line: 0,
+                    offset: 0,
+                },
+                read_as: Some("kurz JSON Lines export"),
+            });
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(joined);
+        let mut head = csv::StringRecord::new();
+        reader.read_record(&mut head).map_err(csv_fault)?;
+        let (layout, columns, first) = choose(format, &head)?;
+        Ok(Records {
+            kind: Kind::Csv {
+                reader: Box::new(reader),
+                columns,
+                first: first.then_some(head),
+            },
+            read_as: Some(layout.name()),
+        })
+    }
+}
+
+/// The layout and columns for a first row, and whether that row is data.
+fn choose(
+    format: Format,
+    head: &csv::StringRecord,
+) -> Result<(Layout, columns::Columns, bool), FormatError> {
+    let names = columns::names(head);
+    let header = |layout| columns::from_header(layout, &names).map(|c| (layout, c, false));
+    let headerless = |layout| columns::positional(layout).map(|c| (layout, c, true));
+    let shown = head.iter().collect::<Vec<_>>().join(",");
+    let found = match format {
+        Format::Auto => {
+            if columns::is_kurz(&names) {
+                header(Layout::Kurz)
+            } else {
+                [Layout::Yourls, Layout::Shlink, Layout::Bitly, Layout::Plain]
+                    .into_iter()
+                    .find_map(header)
+                    .or_else(|| {
+                        columns::starts_with_url(head)
+                            .then(|| headerless(Layout::Plain))
+                            .flatten()
+                    })
+            }
+        }
+        Format::Csv if columns::is_kurz(&names) => header(Layout::Kurz),
+        Format::Csv if columns::starts_with_url(head) => headerless(Layout::Plain),
+        Format::Csv => header(Layout::Plain),
+        Format::Yourls => header(Layout::Yourls).or_else(|| headerless(Layout::Yourls)),
+        Format::Shlink => header(Layout::Shlink),
+        Format::Bitly => header(Layout::Bitly),
+        Format::Jsonl => None,
+    };
+    found.ok_or_else(|| {
+        FormatError::Unknown(match format {
+            Format::Auto => format!(
+                "cannot tell the format from the first line '{shown}': expected a JSON object, \
+                 a header of kurz, YOURLS, Shlink or Bitly, a url[,slug] header, or a URL \
+                 (see --format)"
+            ),
+            Format::Csv => format!(
+                "the first line '{shown}' is neither kurz's CSV header, a header with a url \
+                 column, nor a URL"
+            ),
+            other => format!(
+                "the first line '{shown}' lacks the columns of a {other:?} export (see README, \
+                 Importing from other shorteners)"
+            ),
+        })
+    })
+}
+
+/// A CSV error that stops the whole import (reading failed), as opposed
+/// to one bad record.
+fn csv_fault(e: csv::Error) -> FormatError {
+    let why = e.to_string();
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => FormatError::Io(e),
+        _ => FormatError::Unknown(format!("the first line is not CSV: {why}")),
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<Item, io::Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.kind {
+            Kind::Empty => None,
+            Kind::Jsonl {
+                input,
+                line,
+                offset,
+            } => loop {
+                let mut text = String::new();
+                match input.read_line(&mut text) {
+                    Ok(0) => return None,
+                    Ok(n) => {
+                        *line += 1;
+                        *offset += n as u64;
+                    }
+                    Err(e) => return Some(Err(e)),
+                }
+                if text.trim().is_empty() {
+                    continue;
+                }
+                let parsed = serde_json::from_str::<ExportRecord>(&text)
+                    .map(|record| Parsed {
+                        record,
+                        generated_slug: false,
+                    })
+                    .map_err(|e| e.to_string());
+                return Some(Ok(Item {
+                    line: *line,
+                    offset: *offset,
+                    parsed,
+                }));
+            },
+            Kind::Csv {
+                reader,
+                columns,
+                first,
+            } => loop {
+                let (row, line, offset) = match first.take() {
+                    Some(row) => (row, 1, reader.position().byte()),
+                    None => {
+                        let mut row = csv::StringRecord::new();
+                        match reader.read_record(&mut row) {
+                            Ok(false) => return None,
+                            Ok(true) => {}
+                            Err(e) => {
+                                let line = e.position().map_or(0, csv::Position::line);
+                                let why = e.to_string();
+                                if let csv::ErrorKind::Io(e) = e.into_kind() {
+                                    return Some(Err(e));
+                                }
+                                return Some(Ok(Item {
+                                    line,
+                                    offset: reader.position().byte(),
+                                    parsed: Err(why),
+                                }));
+                            }
+                        }
+                        let line = row.position().map_or(0, csv::Position::line);
+                        (row, line, reader.position().byte())
+                    }
+                };
+                if row.iter().all(|f| f.trim().is_empty()) {
+                    continue;
+                }
+                return Some(Ok(Item {
+                    line,
+                    offset,
+                    parsed: columns.record(&row),
+                }));
+            },
+        }
+    }
+}
