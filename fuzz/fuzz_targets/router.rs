@@ -170,10 +170,12 @@ async fn exchange(w: &World, raw: Vec<u8>) -> (Vec<u8>, Option<Seen>) {
             let path = req.uri().path().to_owned();
             let resp = router::route(app, req, None).await;
             let (parts, body) = resp.into_parts();
-            let body = match body.collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(never) => match never {},
-            };
+            // A streamed body cut short (a failed export) is kept as what arrived.
+            let body = body
+                .collect()
+                .await
+                .map(|collected| collected.to_bytes())
+                .unwrap_or_default();
             let header = |name| {
                 parts
                     .headers

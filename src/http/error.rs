@@ -4,8 +4,6 @@
 //! into a response here, once. Details of faults go to the log, never to the
 //! client: a storage fault answers a generic 500/503.
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
@@ -79,7 +77,7 @@ impl ApiError {
             detail: &self.detail,
         })
         .unwrap_or_default();
-        let mut resp = Response::new(Full::new(Bytes::from(body)));
+        let mut resp = Response::new(Body::from(body));
         *resp.status_mut() = self.status;
         resp.headers_mut().insert(
             CONTENT_TYPE,

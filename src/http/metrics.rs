@@ -16,8 +16,6 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use hyper::{Response, StatusCode};
 use prometheus_client::collector::Collector;
@@ -271,7 +269,7 @@ pub async fn scrape(app: Arc<App>) -> Result<Response<Body>, ApiError> {
             "cannot encode the metrics",
         )
     })?;
-    let mut resp = Response::new(Full::new(Bytes::from(text)));
+    let mut resp = Response::new(Body::from(text));
     let headers = resp.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_TEXT));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -2,14 +2,17 @@
 //!
 //! [`server::run`] accepts connections and drives them; every request goes
 //! through [`router::route`], which hands redirects to [`redirect`] and the
-//! management API to [`api`] behind [`auth`] and the brute-force [`guard`],
-//! the web page to [`page`], and `/metrics` to [`metrics`].
+//! management API to [`api`] (the streamed backup to [`export`]) behind
+//! [`auth`] and the brute-force [`guard`], the web page to [`page`], and
+//! `/metrics` to [`metrics`].
 //! Failures become problem+json responses in one place, [`error`].
 
 pub mod api;
 pub mod auth;
+pub mod body;
 pub mod conns;
 pub mod error;
+pub mod export;
 pub mod guard;
 pub mod metrics;
 pub mod page;
@@ -19,15 +22,12 @@ pub mod server;
 pub mod session;
 pub mod wire;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use url::Url;
 
 use crate::store::Store;
 use crate::target::TargetRules;
 
-/// The response body type of every handler.
-pub type Body = Full<Bytes>;
+pub use body::Body;
 
 /// What the HTTP layer needs to know beyond the store.
 #[derive(Debug, Clone)]

@@ -15,7 +15,6 @@
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{
     HeaderMap, HeaderName, HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG,
     IF_NONE_MATCH, REFERRER_POLICY,
@@ -176,7 +175,7 @@ fn serve(
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
         resp
     } else {
-        let mut resp = Response::new(Full::new(Bytes::from_static(asset.bytes)));
+        let mut resp = Response::new(Body::new(Bytes::from_static(asset.bytes)));
         resp.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
         resp

@@ -17,14 +17,13 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::error::ApiError;
 use super::metrics::{self, Class};
-use super::{api, auth, page, redirect, session, App, Body};
+use super::{api, auth, export, page, redirect, session, App, Body};
 
 /// A request's answer. Redirects and the fixed pages are answered at once,
 /// without an `async` state machine: hyper moves the future of every request
@@ -143,7 +142,7 @@ fn dispatch(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> (Cl
                     None => text(StatusCode::OK, "ok\n"),
                     Some(why) => {
                         let mut resp = text(StatusCode::SERVICE_UNAVAILABLE, "");
-                        *resp.body_mut() = Full::new(Bytes::from(format!("degraded: {why}\n")));
+                        *resp.body_mut() = Body::from(format!("degraded: {why}\n"));
                         resp
                     }
                 })),
@@ -262,6 +261,8 @@ async fn api_route(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Bod
             (["api", "links", _, "stats"], _) => Err(ApiError::method_not_allowed("GET")),
             (["api", "links", slug, "qr"], Method::GET) => api::qr(app, slug, query).await,
             (["api", "links", _, "qr"], _) => Err(ApiError::method_not_allowed("GET")),
+            (["api", "export"], Method::GET) => export::export(app).await,
+            (["api", "export"], _) => Err(ApiError::method_not_allowed("GET")),
             _ => Err(ApiError::not_found(format!("no API route at {path}"))),
         }
     };
@@ -279,7 +280,7 @@ fn only_get(ok: bool) -> Result<(), ApiError> {
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    let mut resp = Response::new(Body::new(Bytes::from_static(body.as_bytes())));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         CONTENT_TYPE,

@@ -7,8 +7,7 @@
 //! ([`is_json`], [`parse_json`], the checks) is a pure function, which is
 //! what the `json_bodies` fuzz target in `fuzz/` drives.
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
@@ -289,7 +288,7 @@ pub fn is_json(ct: &[u8]) -> bool {
 /// A JSON response with `status`.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     let body = serde_json::to_vec(value).unwrap_or_default();
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
