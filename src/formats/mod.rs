@@ -8,6 +8,7 @@
 //! for every format; this module only reads.
 
 mod columns;
+mod lines;
 mod stamp;
 
 use std::io::{self, BufRead, Cursor, Read};
@@ -106,6 +107,7 @@ pub struct Parsed {
 }
 
 type Input = std::io::Chain<Cursor<Vec<u8>>, Box<dyn BufRead>>;
+type CsvReader = csv::Reader<lines::LineIndex<Input>>;
 
 /// The records of one input file.
 pub struct Records {
@@ -122,7 +124,7 @@ enum Kind {
         offset: u64,
     },
     Csv {
-        reader: Box<csv::Reader<Input>>,
+        reader: Box<CsvReader>,
         columns: columns::Columns,
         /// A header-less file's first row, read to detect the layout.
         first: Option<csv::StringRecord>,
@@ -137,25 +139,31 @@ impl Records {
     /// I/O errors; [`FormatError::Unknown`] when the first line fits no
     /// format (with `auto`) or lacks the columns of the one asked for.
     pub fn open(mut input: Box<dyn BufRead>, format: Format) -> Result<Records, FormatError> {
+        // Everything up to the first line with something on it: that line
+        // tells the format; the blank ones before it are read again below,
+        // so line numbers stay those of the file.
         let mut first = Vec::new();
-        input.read_until(b'\n', &mut first)?;
+        let mut start;
+        loop {
+            start = first.len();
+            if input.read_until(b'\n', &mut first)? == 0 {
+                break;
+            }
+            if !first[start..].iter().all(u8::is_ascii_whitespace) {
+                break;
+            }
+        }
         if first.starts_with(b"\xEF\xBB\xBF") {
             first.drain(..3); // a UTF-8 byte order mark, as spreadsheets write
+            start = start.saturating_sub(3);
         }
-        if first.iter().all(u8::is_ascii_whitespace) && format != Format::Jsonl {
-            let mut rest = Vec::new();
-            input.read_to_end(&mut rest)?;
-            if rest.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Records {
-                    kind: Kind::Empty,
-                    read_as: None,
-                });
-            }
-            return Err(FormatError::Unknown(
-                "the first line is empty: the format is told by the first line (a header)".into(),
-            ));
+        if first.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Records {
+                kind: Kind::Empty,
+                read_as: None,
+            });
         }
-        let looks_json = first.trim_ascii_start().starts_with(b"{");
+        let looks_json = first[start..].trim_ascii_start().starts_with(b"{");
         let joined: Input = Cursor::new(first).chain(input);
         if format == Format::Jsonl || (format == Format::Auto && looks_json) {
             return Ok(Records {
@@ -170,7 +178,7 @@ impl Records {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(joined);
+            .from_reader(lines::LineIndex::new(joined));
         let mut head = csv::StringRecord::new();
         reader.read_record(&mut head).map_err(csv_fault)?;
         let (layout, columns, first) = choose(format, &head)?;
@@ -246,6 +254,14 @@ fn csv_fault(e: csv::Error) -> FormatError {
     }
 }
 
+/// The line a CSV record starts on, counting blank lines.
+fn line_of(reader: &mut CsvReader, row: &csv::StringRecord) -> u64 {
+    let pos = row.position();
+    pos.and_then(|p| reader.get_mut().line_at(p.byte()))
+        .or(pos.map(csv::Position::line))
+        .unwrap_or(0)
+}
+
 impl Iterator for Records {
     type Item = Result<Item, io::Error>;
 
@@ -287,14 +303,19 @@ impl Iterator for Records {
                 first,
             } => loop {
                 let (row, line, offset) = match first.take() {
-                    Some(row) => (row, 1, reader.position().byte()),
+                    Some(row) => {
+                        let line = line_of(reader, &row);
+                        (row, line, reader.position().byte())
+                    }
                     None => {
                         let mut row = csv::StringRecord::new();
                         match reader.read_record(&mut row) {
                             Ok(false) => return None,
                             Ok(true) => {}
                             Err(e) => {
-                                let line = e.position().map_or(0, csv::Position::line);
+                                let line = e.position().map_or(0, |p| {
+                                    reader.get_mut().line_at(p.byte()).unwrap_or(p.line())
+                                });
                                 let why = e.to_string();
                                 if let csv::ErrorKind::Io(e) = e.into_kind() {
                                     return Some(Err(e));
@@ -306,7 +327,7 @@ impl Iterator for Records {
                                 }));
                             }
                         }
-                        let line = row.position().map_or(0, csv::Position::line);
+                        let line = line_of(reader, &row);
                         (row, line, reader.position().byte())
                     }
                 };
@@ -320,5 +341,66 @@ impl Iterator for Records {
                 }));
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Line numbers and slugs (or reasons) of every record.
+    type Lines = Vec<(u64, Result<String, String>)>;
+
+    fn read(text: &str, format: Format) -> (Option<&'static str>, Lines) {
+        let input: Box<dyn BufRead> = Box::new(Cursor::new(text.as_bytes().to_vec()));
+        let records = Records::open(input, format).unwrap();
+        let read_as = records.read_as;
+        let items = records
+            .map(|item| {
+                let item = item.unwrap();
+                (item.line, item.parsed.map(|p| p.record.slug))
+            })
+            .collect();
+        (read_as, items)
+    }
+
+    #[test]
+    fn blank_lines_before_the_first_keep_line_numbers() {
+        let jsonl = "\n  \n{\"slug\":\"a\",\"url\":\"https://e.com/\",\"created_at\":\"2026-01-01T00:00:00Z\"}\n\n{bad\n";
+        let (read_as, items) = read(jsonl, Format::Auto);
+        assert_eq!(read_as, Some("kurz JSON Lines export"));
+        assert_eq!(items[0], (3, Ok("a".into())));
+        assert_eq!(items[1].0, 5);
+        assert!(items[1].1.is_err());
+
+        let csv = "\r\nkeyword,url\nk1,https://e.com/\n\nk2,https://e.com/2\n";
+        let (read_as, items) = read(csv, Format::Auto);
+        assert_eq!(read_as, Some("YOURLS export"));
+        assert_eq!(items, [(3, Ok("k1".into())), (5, Ok("k2".into()))]);
+
+        // A quoted field over two lines; the next record starts after it.
+        let csv = "url,slug\n\"https://e.com/\n\",q1\n\n\nhttps://e.com/2,q2";
+        let (_, items) = read(csv, Format::Auto);
+        assert_eq!(items[0].0, 2);
+        assert_eq!(items[1], (6, Ok("q2".into())));
+
+        // A byte order mark, as spreadsheets write, is not part of the header.
+        let (read_as, items) = read("\u{feff}Keyword,URL\nk1,https://e.com/\n", Format::Auto);
+        assert_eq!(read_as, Some("YOURLS export"));
+        assert_eq!(items, [(2, Ok("k1".into()))]);
+
+        let (read_as, items) = read("\nhttps://e.com/,s1\n", Format::Csv);
+        assert_eq!(read_as, Some("url[,slug] list"));
+        assert_eq!(items, [(2, Ok("s1".into()))]);
+    }
+
+    #[test]
+    fn an_empty_file_has_no_records_and_an_unknown_one_is_refused() {
+        assert_eq!(read(" \n\n", Format::Auto), (None, vec![]));
+        let input: Box<dyn BufRead> = Box::new(Cursor::new(b"a,b,c\n".to_vec()));
+        assert!(matches!(
+            Records::open(input, Format::Auto),
+            Err(FormatError::Unknown(_))
+        ));
     }
 }
