@@ -109,6 +109,19 @@ fn the_http_export_streams_what_kurz_export_writes() {
         refused.status_line
     );
 
+    // A client that leaves after the head: the walk stops, the server goes on.
+    {
+        let mut s = TcpStream::connect_timeout(&server.addr, WAIT).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        write!(
+            s,
+            "GET /api/export HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {KEY}\r\n\r\n"
+        )
+        .unwrap();
+        let mut r = BufReader::new(s);
+        assert!(line(&mut r).contains(" 200 "));
+    }
+
     let resp = get(server.addr, "/api/export", Some(KEY));
     assert!(resp.status_line.contains(" 200 "), "{}", resp.status_line);
     assert_eq!(resp.header("content-type"), Some("application/x-ndjson"));
