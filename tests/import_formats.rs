@@ -86,9 +86,9 @@ fn a_shlink_export_takes_the_slug_from_the_short_url() {
     let file = write(
         &sb,
         "shlink.csv",
-        "createdAt,shortUrl,longUrl,title,tags,visits\n\
-         2023-05-06T07:08:09+02:00,https://s.test/abc12,https://example.com/one,One,a|b,7\n\
-         2023-05-07T00:00:00+00:00,https://s.test/xyz/,https://example.com/two,,,0\n",
+        "createdAt,title,shortUrl,longUrl,tags,visits\n\
+         2023-05-06T07:08:09+02:00,One,https://s.test/abc12,https://example.com/one,a|b,7\n\
+         2023-05-07T00:00:00+00:00,,https://s.test/xyz/,https://example.com/two,,0\n",
     );
     let out = sb.kurz("d", &["import", &file]);
     assert!(out.stderr.contains("as a Shlink export"), "{}", out.ok());
@@ -103,6 +103,20 @@ fn a_shlink_export_takes_the_slug_from_the_short_url() {
             ),
             row("xyz", "https://example.com/two", "2023-05-07T00:00:00Z", 0),
         ]
+    );
+
+    // Newer Shlink versions add the domain and the short code itself.
+    let newer = write(
+        &sb,
+        "shlink2.csv",
+        "createdAt,title,shortUrl,domain,shortCode,longUrl,tags,visits\n\
+         2024-01-02T03:04:05+00:00,,https://other.test/code3,other.test,code3,https://example.com/3,,2\n",
+    );
+    sb.kurz("d", &["import", &newer]).ok();
+    let records = exported(&sb, "d");
+    assert_eq!(
+        brief(&records[1]),
+        row("code3", "https://example.com/3", "2024-01-02T03:04:05Z", 2)
     );
 }
 

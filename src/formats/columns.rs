@@ -71,7 +71,16 @@ fn find(names: &[String], any_of: &[&str]) -> Option<usize> {
 }
 
 const URL: &[&str] = &["url", "longurl", "originalurl", "target", "destination"];
-const CREATED: &[&str] = &["createdat", "created", "timestamp", "date", "createdon"];
+const CREATED: &[&str] = &[
+    "createdat",
+    "created",
+    "timestamp",
+    "date",
+    "createdon",
+    "createddate",
+    "datecreated",
+    "creationdate",
+];
 const CLICKS: &[&str] = &["clicks", "visits", "visitscount", "totalclicks"];
 
 /// Whether a header row is kurz's own CSV header.

@@ -27,7 +27,8 @@ pub enum Format {
     Jsonl,
     /// A YOURLS export: keyword, url, title, timestamp, ip, clicks.
     Yourls,
-    /// Shlink's short URL export: createdAt, shortUrl, longUrl, title, tags, visits.
+    /// Shlink's short URL export: createdAt, title, shortUrl, [domain,
+    /// shortCode,] longUrl, tags, visits.
     Shlink,
     /// A Bitly export: created, link, long_url, title, clicks.
     Bitly,
