@@ -3,7 +3,7 @@
 //! [`server::run`] accepts connections and drives them; every request goes
 //! through [`router::route`], which hands redirects to [`redirect`] and the
 //! management API to [`api`] behind [`auth`] and the brute-force [`guard`],
-//! and the web page to [`page`].
+//! the web page to [`page`], and the YOURLS-compatible API to [`yourls`].
 //! Failures become problem+json responses in one place, [`error`].
 
 pub mod api;
@@ -17,6 +17,7 @@ pub mod router;
 pub mod server;
 pub mod session;
 pub mod wire;
+pub mod yourls;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -73,6 +74,10 @@ pub struct App {
     degraded: std::sync::RwLock<Option<String>>,
     /// `base_url` without a trailing slash, to append `/slug` to.
     short_prefix: String,
+    /// The YOURLS signature token, once read from the data directory
+    /// (read on first need, then kept: like the API key, a new token takes
+    /// effect on restart).
+    yourls_token: std::sync::OnceLock<String>,
 }
 
 impl App {
@@ -92,6 +97,7 @@ impl App {
             settings,
             rules,
             short_prefix,
+            yourls_token: std::sync::OnceLock::new(),
         }
     }
 
@@ -112,6 +118,11 @@ impl App {
             .degraded
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
+    }
+
+    /// `base_url` without a trailing slash: short URLs are this + `/slug`.
+    pub fn short_prefix(&self) -> &str {
+        &self.short_prefix
     }
 
     /// The short URL of `slug`.

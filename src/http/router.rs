@@ -2,7 +2,8 @@
 //!
 //! A one-segment path is a slug (the hot path, matched without allocating);
 //! `/api/...` needs the key and goes to [`super::api`]; `/healthz` is a small
-//! fixed answer; `/` and `/assets/...` are the web page, from [`super::page`].
+//! fixed answer; `/` and `/assets/...` are the web page, from [`super::page`];
+//! `/yourls-api.php` is the YOURLS-compatible API, [`super::yourls`].
 //! A known path with the wrong method is 405 with `Allow`; anything else is
 //! 404. Every answer, error or not, is a response: the service never fails a
 //! connection.
@@ -21,7 +22,7 @@ use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, X_CONTENT_TYPE_OPTION
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::error::ApiError;
-use super::{api, auth, page, redirect, session, App, Body};
+use super::{api, auth, page, redirect, session, yourls, App, Body};
 
 /// A request's answer. Redirects and the fixed pages are answered at once,
 /// without an `async` state machine: hyper moves the future of every request
@@ -119,6 +120,9 @@ fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Step
 
     // Hot path: `/{slug}`.
     if !rest.contains('/') {
+        if rest == yourls::PATH {
+            return Step::Api(Box::pin(yourls::route(app, req, peer)));
+        }
         return Step::Done(match rest {
             "" => page::index(req.method(), req.headers()),
             "healthz" => only_get(is_get || is_head).map(|()| match app.degraded() {
