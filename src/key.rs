@@ -231,8 +231,15 @@ fn line_of(digest: &KeyDigest) -> String {
 
 /// Writes `digest` to the key file through a temporary file and a rename.
 fn write_digest(data: &Path, digest: &KeyDigest) -> Result<(), KeyError> {
-    let path = path_in(data);
-    let temp = data.join(format!("{FILE_NAME}.new"));
+    write_private(data, FILE_NAME, &line_of(digest))
+}
+
+/// Replaces file `name` in `data` with `contents`, mode 0600, through a
+/// temporary file and a rename: it holds the old contents or the new,
+/// never neither.
+fn write_private(data: &Path, name: &str, contents: &str) -> Result<(), KeyError> {
+    let path = data.join(name);
+    let temp = data.join(format!("{name}.new"));
     let io = |source| KeyError::Io {
         path: path.clone(),
         source,
@@ -248,7 +255,7 @@ fn write_digest(data: &Path, digest: &KeyDigest) -> Result<(), KeyError> {
         .mode(0o600)
         .open(&temp)
         .map_err(io)?;
-    f.write_all(line_of(digest).as_bytes()).map_err(io)?;
+    f.write_all(contents.as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)?;
     drop(f);
     std::fs::rename(&temp, &path).map_err(io)?;
@@ -326,31 +333,12 @@ pub fn yourls_token(data: &Path) -> Result<String, KeyError> {
 /// # Errors
 /// I/O errors.
 pub fn replace_yourls_token(data: &Path) -> Result<String, KeyError> {
-    let path = yourls_token_path(data);
-    let temp = data.join(format!("{YOURLS_TOKEN_FILE}.new"));
-    let io = |source| KeyError::Io {
-        path: path.clone(),
+    std::fs::create_dir_all(data).map_err(|source| KeyError::Io {
+        path: yourls_token_path(data),
         source,
-    };
-    std::fs::create_dir_all(data).map_err(io)?;
+    })?;
     let token = generate_token();
-    match std::fs::remove_file(&temp) {
-        Err(e) if e.kind() != ErrorKind::NotFound => return Err(io(e)),
-        _ => {}
-    }
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&temp)
-        .map_err(io)?;
-    f.write_all(format!("{token}\n").as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    std::fs::rename(&temp, &path).map_err(io)?;
-    std::fs::File::open(data)
-        .and_then(|d| d.sync_all())
-        .map_err(io)?;
+    write_private(data, YOURLS_TOKEN_FILE, &format!("{token}\n"))?;
     Ok(token)
 }
 
