@@ -921,3 +921,23 @@ fn kurz_key_yourls_prints_the_token_a_running_server_takes() {
     assert_eq!(real_binary::get(again.addr, &path).status, 200);
     again.terminate();
 }
+
+#[tokio::test]
+async fn a_damaged_token_file_locks_out_only_the_token() {
+    let s = start_server().await;
+    let token = "0123456789abcdef0123";
+    let by_token = [
+        ("action", "version"),
+        ("format", "json"),
+        ("signature", token),
+    ];
+    std::fs::write(s.data.join("yourls-token"), "no good\n").unwrap();
+    assert_eq!(get(&s, &by_token).await.status, 403);
+    let (status, _) = json(&s, &[("action", "version")]).await;
+    assert_eq!(status, 200, "the API key still works");
+    // Fixed on disk, it is read at the next need.
+    std::fs::write(s.data.join("yourls-token"), format!("{token}\n")).unwrap();
+    let r = get(&s, &by_token).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    s.stop().await;
+}

@@ -187,8 +187,8 @@ fn finish(params: &Params, mut answer: Answer) -> Response<Body> {
     output::render(Format::parse(params.get("format")), answer)
 }
 
-/// Checks the request's YOURLS credentials; the refusal is YOURLS's 403
-/// (or 500 when the token file cannot be read), ready to send.
+/// Checks the request's YOURLS credentials; the refusal is YOURLS's 403,
+/// ready to send.
 async fn authorize(app: &App, params: &Params, peer: Option<IpAddr>) -> Result<(), Response<Body>> {
     let creds = Credentials {
         signature: params.get("signature"),
@@ -198,19 +198,12 @@ async fn authorize(app: &App, params: &Params, peer: Option<IpAddr>) -> Result<(
         password: params.get("password"),
     };
     let verdict = if creds.tries_any() {
-        let token = match token(app).await {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the YOURLS signature token");
-                return Err(finish(
-                    params,
-                    Answer::error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "the YOURLS signature token cannot be read",
-                    ),
-                ));
-            }
-        };
+        // A damaged token file must not lock out the API key: the token is
+        // then missing, and the log says why.
+        let token = token(app).await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the YOURLS signature token");
+            None
+        });
         let secrets = Secrets {
             key: &app.key_digest,
             token: token.as_deref(),
