@@ -769,7 +769,7 @@ async fn wrong_signatures_count_toward_the_guard_shared_with_the_api() {
 }
 
 #[tokio::test]
-async fn post_form_bodies_count_and_win_over_the_query() {
+async fn post_form_bodies_urlencoded_or_multipart_count_and_win_over_the_query() {
     let s = start_server().await;
     let body = form(&[
         ("signature", KEY),
@@ -813,6 +813,18 @@ async fn post_form_bodies_count_and_win_over_the_query() {
     )
     .await;
     assert_eq!(r.json()["version"], "1.10.4");
+    // multipart/form-data, as PHP's curl sends an array of fields.
+    let body = format!(
+        "--b0undary\r\nContent-Disposition: form-data; name=\"signature\"\r\n\r\n{KEY}\r\n\
+         --b0undary\r\nContent-Disposition: form-data; name=\"action\"\r\n\r\nexpand\r\n\
+         --b0undary\r\nContent-Disposition: form-data; name=\"shorturl\"\r\n\r\nposted\r\n\
+         --b0undary\r\nContent-Disposition: form-data; name=\"format\"\r\n\r\nsimple\r\n\
+         --b0undary--\r\n"
+    );
+    let multipart = [("content-type", "multipart/form-data; boundary=b0undary")];
+    let r = request(s.addr, Method::POST, API, &multipart, Some(body.as_bytes())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), "https://posted.example/?a=1&b=2");
     // A body past the cap is refused in YOURLS's shape.
     let big = format!("action=version&pad={}", "x".repeat(70 * 1024));
     let r = request(

@@ -123,4 +123,11 @@ r = requests.get(API, params={"action": "expand", "shorturl": "conf", "format": 
                               "timestamp": old, "signature": signature}, timeout=10)
 check(r.status_code == 403, f"old timestamp: {r.status_code} {r.text}")
 
+# POST, as forms send it and as PHP's curl sends an array (multipart).
+fields = {"action": "expand", "shorturl": "conf", "format": "json", "signature": KEY}
+r = requests.post(API, data=fields, timeout=10)
+check(r.status_code == 200 and r.json()["longurl"] == long_url, f"POST form: {r.text}")
+r = requests.post(API, files={k: (None, v) for k, v in fields.items()}, timeout=10)
+check(r.status_code == 200 and r.json()["longurl"] == long_url, f"POST multipart: {r.text}")
+
 print(f"yourls client conformance: {checks} checks passed", file=sys.stderr)

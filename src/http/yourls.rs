@@ -4,7 +4,7 @@
 //! It speaks YOURLS (1.10.4, and the signing of its next release), not
 //! kurz's JSON API: the same actions (`shorturl`, `expand`, `url-stats`,
 //! `stats`, `db-stats`, `version`), parameters from the query string or a
-//! form body (the body wins, as in PHP's `$_REQUEST`), the same field names,
+//! form body ([`form`]: the body wins, as in PHP's `$_REQUEST`), the same field names,
 //! messages, `statusCode`/`errorCode` and HTTP statuses, in the formats of
 //! [`output`], and YOURLS's signatures ([`sign`]). Every answer, errors
 //! included, is in YOURLS's shape. A keyword is a slug, clicks are kurz's
@@ -12,6 +12,7 @@
 //! no titles and no IP addresses, so a title is the one sent with
 //! `shorturl` (else the long URL, YOURLS's own fallback) and an IP is empty.
 
+mod form;
 mod output;
 mod sign;
 mod stats;
@@ -20,17 +21,16 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ALLOW, CONNECTION};
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::error::ApiError;
-use super::wire::MAX_BODY;
 use super::{App, Body};
 use crate::store::{Link, SlugTaken, Store, StoreError};
 use crate::target::TargetError;
 use crate::{clock, key, slug};
+use form::{read_form, Params};
 use output::{Answer, Format, Val};
 use sign::{Credentials, Secrets, Verdict};
 
@@ -111,70 +111,6 @@ pub async fn route(
             early(a)
         }
     })
-}
-
-/// Request parameters in order; a later one of the same name wins, as in PHP.
-#[derive(Debug, Clone, Default)]
-struct Params(Vec<(String, String)>);
-
-impl Params {
-    fn parse(bytes: &[u8]) -> Params {
-        Params(url::form_urlencoded::parse(bytes).into_owned().collect())
-    }
-
-    /// The query's parameters followed by the body's: POST over GET.
-    fn then(mut self, body: Params) -> Params {
-        self.0.extend(body.0);
-        self
-    }
-
-    /// The value of `name` (PHP's `isset`: present, maybe empty).
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// The form body of a POST (`application/x-www-form-urlencoded`); any other
-/// body is ignored, as PHP leaves it out of `$_REQUEST`.
-async fn read_form(req: Request<Incoming>) -> Result<Params, Answer> {
-    let is_form = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|t| {
-            t.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if req.method() != Method::POST || !is_form {
-        return Ok(Params::default());
-    }
-    let too_large = || {
-        Answer::error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the body is larger than {MAX_BODY} bytes"),
-        )
-    };
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(too_large());
-    }
-    match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => Ok(Params::parse(&collected.to_bytes())),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(_) => Err(Answer::error(
-            StatusCode::BAD_REQUEST,
-            "the request body could not be read",
-        )),
-    }
 }
 
 /// `answer` in the requested format, with the request's `callback` (or
@@ -563,15 +499,5 @@ mod tests {
         let cut = trim_long(&long);
         assert_eq!(cut.chars().count(), 60);
         assert!(cut.ends_with("[...]") && long.starts_with(&cut[..55]));
-    }
-
-    #[test]
-    fn body_parameters_win_over_the_query() {
-        let p = Params::parse(b"action=expand&format=xml&format=json")
-            .then(Params::parse(b"format=simple"));
-        assert_eq!(p.get("format"), Some("simple"));
-        assert_eq!(p.get("action"), Some("expand"));
-        assert_eq!(p.get("nothing"), None);
-        assert_eq!(Params::parse(b"keyword=").get("keyword"), Some(""));
     }
 }
