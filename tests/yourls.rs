@@ -597,6 +597,10 @@ async fn version_and_unknown_actions() {
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("GET, POST"));
     assert_eq!(r.json()["errorCode"], "405");
+    // An invalid jsonp callback's 400 replaces it, Allow and all.
+    let path = format!("{API}?format=jsonp&callback=a(b)");
+    let r = request(s.addr, Method::PUT, &path, &[], None).await;
+    assert_eq!((r.status.as_u16(), r.header("allow")), (400, None));
     s.stop().await;
 }
 

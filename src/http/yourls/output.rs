@@ -142,6 +142,7 @@ impl Format {
 /// The response for `answer` in `format`.
 pub fn render(format: Format, answer: Answer) -> Response<Body> {
     let mut status = answer.status();
+    let mut header = answer.header.clone();
     let (content_type, body) = match format {
         Format::Json => ("application/json; charset=utf-8", json(&answer.fields)),
         Format::Xml => ("application/xml; charset=utf-8", xml(&answer.fields)),
@@ -155,7 +156,9 @@ pub fn render(format: Format, answer: Answer) -> Response<Body> {
             let body = match callback {
                 Some(c) => format!("{c}({})", json(&answer.fields)),
                 None => {
+                    // This 400 replaces the answer, and any header it needed.
                     status = StatusCode::BAD_REQUEST;
+                    header = None;
                     r#"{"errorCode":"400","error":"Invalid callback parameter"}"#.to_owned()
                 }
             };
@@ -166,7 +169,7 @@ pub fn render(format: Format, answer: Answer) -> Response<Body> {
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Some((name, value)) = answer.header {
+    if let Some((name, value)) = header {
         resp.headers_mut().insert(name, value);
     }
     resp
