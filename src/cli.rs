@@ -68,12 +68,19 @@ pub enum Command {
     /// Run the server (the default).
     Serve(Config),
     /// Make a new API key (`--new`): prints it once and keeps only its
-    /// digest in the data directory; restart the server to use it.
+    /// digest in the data directory; restart the server to use it. With
+    /// `--yourls`, print the YOURLS signature token instead (made on first
+    /// use; `--yourls --new` replaces it).
     Key {
         /// Make a new key, replacing the one kept (the old key stops working
         /// when the server restarts).
         #[arg(long)]
         new: bool,
+        /// The YOURLS signature token of `/yourls-api.php` (kept in
+        /// `<data>/yourls-token`), for `signature=` and
+        /// `signature=md5(timestamp . token)&timestamp=`.
+        #[arg(long)]
+        yourls: bool,
     },
     /// Shorten a URL (offline; prints the short URL).
     Add {

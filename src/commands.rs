@@ -76,7 +76,10 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
         Command::Serve(_) => Err(CommandError::Invalid(
             "serve is not an offline command".into(),
         )),
-        Command::Key { new: true } => {
+        Command::Key {
+            new: true,
+            yourls: false,
+        } => {
             let key = key::replace(data)?;
             println!("{key}");
             eprintln!(
@@ -86,13 +89,34 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Key { new: false } => {
+        Command::Key {
+            new: false,
+            yourls: false,
+        } => {
             let stored = key::read(data)?;
             Err(CommandError::Invalid(format!(
                 "the API key cannot be shown: {} keeps only its SHA-256 digest, and the key was \
                  shown once, when it was made. `kurz key --new` makes a new one.",
                 stored.path.display()
             )))
+        }
+        Command::Key { new, yourls: true } => {
+            let token = if new {
+                key::replace_yourls_token(data)?
+            } else {
+                key::yourls_token(data)?
+            };
+            println!("{token}");
+            eprintln!(
+                "kurz: the YOURLS signature token of /yourls-api.php, kept in {}.{}",
+                key::yourls_token_path(data).display(),
+                if new {
+                    " A running server goes on with the old token until it restarts."
+                } else {
+                    ""
+                }
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Add {
             url,

@@ -7,6 +7,13 @@
 //! copy of the data directory (a backup, a stolen disk) does not hand out
 //! the key. `kurz key --new` replaces it. A file written by an earlier kurz,
 //! holding the key itself, is rewritten to its digest when it is next read.
+//!
+//! The YOURLS-compatible API (`/yourls-api.php`) also needs a secret the
+//! server can read back: a timestamped YOURLS signature is a hash of the
+//! timestamp and the secret, which a digest cannot reproduce. That secret is
+//! the YOURLS signature token, kept in clear in `<data>/yourls-token` (mode
+//! 0600) and made by `kurz key --yourls` on first need, like YOURLS's own
+//! signature token, which is not the password either.
 
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
@@ -36,12 +43,29 @@ pub enum KeyError {
     /// The file exists but holds no usable key or digest.
     #[error("the API key file {0} is empty or damaged; make a new key with `kurz key --new`")]
     Invalid(PathBuf),
+    /// The YOURLS token file exists but holds no usable token.
+    #[error(
+        "the YOURLS signature token file {0} is empty or damaged: it must hold {YOURLS_TOKEN_MIN} \
+         to {YOURLS_TOKEN_MAX} letters and digits; make a new one with `kurz key --yourls --new`"
+    )]
+    InvalidToken(PathBuf),
     /// There is no key file yet.
     #[error(
         "no API key yet: {0} does not exist (start `kurz serve` once, or run `kurz key --new`)"
     )]
     Missing(PathBuf),
 }
+
+/// The file name of the YOURLS signature token inside the data directory.
+pub const YOURLS_TOKEN_FILE: &str = "yourls-token";
+/// Length of a generated YOURLS signature token (hex digits; YOURLS's own
+/// are 32 hex digits too).
+const YOURLS_TOKEN_LEN: usize = 32;
+/// Shortest token accepted from the file: an existing YOURLS signature of
+/// an older YOURLS (10 hex digits) may be put there to keep scripts working.
+const YOURLS_TOKEN_MIN: usize = 10;
+/// Longest token accepted from the file.
+const YOURLS_TOKEN_MAX: usize = 128;
 
 /// The SHA-256 digest of an API key: all the server keeps of it.
 #[derive(Clone, PartialEq, Eq)]
@@ -207,8 +231,15 @@ fn line_of(digest: &KeyDigest) -> String {
 
 /// Writes `digest` to the key file through a temporary file and a rename.
 fn write_digest(data: &Path, digest: &KeyDigest) -> Result<(), KeyError> {
-    let path = path_in(data);
-    let temp = data.join(format!("{FILE_NAME}.new"));
+    write_private(data, FILE_NAME, &line_of(digest))
+}
+
+/// Replaces file `name` in `data` with `contents`, mode 0600, through a
+/// temporary file and a rename: it holds the old contents or the new,
+/// never neither.
+fn write_private(data: &Path, name: &str, contents: &str) -> Result<(), KeyError> {
+    let path = data.join(name);
+    let temp = data.join(format!("{name}.new"));
     let io = |source| KeyError::Io {
         path: path.clone(),
         source,
@@ -224,7 +255,7 @@ fn write_digest(data: &Path, digest: &KeyDigest) -> Result<(), KeyError> {
         .mode(0o600)
         .open(&temp)
         .map_err(io)?;
-    f.write_all(line_of(digest).as_bytes()).map_err(io)?;
+    f.write_all(contents.as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)?;
     drop(f);
     std::fs::rename(&temp, &path).map_err(io)?;
@@ -232,6 +263,91 @@ fn write_digest(data: &Path, digest: &KeyDigest) -> Result<(), KeyError> {
     std::fs::File::open(data)
         .and_then(|d| d.sync_all())
         .map_err(io)
+}
+
+/// Path of the YOURLS signature token file in `data`.
+pub fn yourls_token_path(data: &Path) -> PathBuf {
+    data.join(YOURLS_TOKEN_FILE)
+}
+
+/// The YOURLS signature token kept in `data`; `None` when there is none yet
+/// (the server only reads it: a file appears only when an admin asks).
+///
+/// # Errors
+/// I/O errors; [`KeyError::InvalidToken`] for damaged content.
+pub fn read_yourls_token(data: &Path) -> Result<Option<String>, KeyError> {
+    let path = yourls_token_path(data);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(KeyError::Io { path, source }),
+    };
+    let token = text.trim();
+    let fits = (YOURLS_TOKEN_MIN..=YOURLS_TOKEN_MAX).contains(&token.len())
+        && token.bytes().all(|b| b.is_ascii_alphanumeric());
+    if !fits {
+        return Err(KeyError::InvalidToken(path));
+    }
+    Ok(Some(token.to_owned()))
+}
+
+/// The YOURLS signature token kept in `data`, made and stored (mode 0600)
+/// if there is none yet.
+///
+/// # Errors
+/// I/O errors, or a damaged existing file.
+pub fn yourls_token(data: &Path) -> Result<String, KeyError> {
+    if let Some(token) = read_yourls_token(data)? {
+        return Ok(token);
+    }
+    let path = yourls_token_path(data);
+    let io = |source| KeyError::Io {
+        path: path.clone(),
+        source,
+    };
+    std::fs::create_dir_all(data).map_err(io)?;
+    let token = generate_token();
+    // create_new: if a server or another command won the race, use theirs.
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path);
+    match file {
+        Ok(mut f) => {
+            f.write_all(format!("{token}\n").as_bytes()).map_err(io)?;
+            f.sync_all().map_err(io)?;
+            Ok(token)
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            read_yourls_token(data)?.ok_or_else(|| KeyError::InvalidToken(path.clone()))
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Makes a new YOURLS signature token, replaces the stored one (atomic:
+/// through a temporary file and a rename) and returns it. A running server
+/// goes on with the token it read until it restarts.
+///
+/// # Errors
+/// I/O errors.
+pub fn replace_yourls_token(data: &Path) -> Result<String, KeyError> {
+    std::fs::create_dir_all(data).map_err(|source| KeyError::Io {
+        path: yourls_token_path(data),
+        source,
+    })?;
+    let token = generate_token();
+    write_private(data, YOURLS_TOKEN_FILE, &format!("{token}\n"))?;
+    Ok(token)
+}
+
+/// A fresh YOURLS signature token: lower-case hex, like YOURLS's own.
+fn generate_token() -> String {
+    const HEX: [char; 16] = [
+        '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f',
+    ];
+    nanoid::nanoid!(YOURLS_TOKEN_LEN, &HEX)
 }
 
 #[cfg(test)]
@@ -285,6 +401,40 @@ mod tests {
             std::fs::write(path_in(dir.path()), bad).unwrap();
             assert!(
                 matches!(read(dir.path()), Err(KeyError::Invalid(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_yourls_token_is_made_once_private_and_replaceable() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_yourls_token(dir.path()).unwrap().is_none());
+        let token = yourls_token(dir.path()).unwrap();
+        assert_eq!(token.len(), 32);
+        assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(yourls_token(dir.path()).unwrap(), token);
+        let path = yourls_token_path(dir.path());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let newer = replace_yourls_token(dir.path()).unwrap();
+        assert_ne!(newer, token);
+        assert_eq!(read_yourls_token(dir.path()).unwrap(), Some(newer));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // An older YOURLS's 10-digit signature may be kept to keep scripts working.
+        std::fs::write(&path, "0123abcdef\n").unwrap();
+        assert_eq!(
+            read_yourls_token(dir.path()).unwrap().unwrap(),
+            "0123abcdef"
+        );
+        for bad in ["", "short", "has space in it", "ünïcödé-token-123"] {
+            std::fs::write(&path, bad).unwrap();
+            assert!(
+                matches!(
+                    read_yourls_token(dir.path()),
+                    Err(KeyError::InvalidToken(_))
+                ),
                 "{bad}"
             );
         }

@@ -5,14 +5,16 @@
 //! - [`cli`]: the command line (clap): `serve` and the offline admin commands.
 //! - [`commands`]: what each offline admin command does.
 //! - [`formats`]: the files `kurz import` reads: kurz's own exports and other shorteners'.
-//! - [`key`]: the API key's digest and the key file that keeps only it.
+//! - [`key`]: the API key's digest and the key file that keeps only it; the
+//!   YOURLS signature token.
 //! - [`store`]: the only code that touches sled: links, counters, cache.
 //! - [`slug`]: generating and validating short codes.
 //! - [`target`]: validating long URLs.
 //! - [`qr`]: QR codes of short URLs, as SVG or PNG.
 //! - [`visit`]: what a click says about its visitor: referrer host, bot.
 //! - [`clock`]: times as stored (Unix ms, day numbers) and shown (RFC 3339).
-//! - [`http`]: the hyper server: accept loop, router, redirect, API, metrics, errors.
+//! - [`http`]: the hyper server: accept loop, router, redirect, API, metrics,
+//!   errors, and the YOURLS-compatible API.
 //!
 //! Dependencies point one way: `http` → `store` → (`slug`, `target`, `visit`, `clock`).
 

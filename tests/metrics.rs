@@ -212,6 +212,9 @@ async fn counts_match_what_the_server_was_asked() {
     assert_eq!(s.get("/no/such/page").await.status, 404);
     let r = request(s.addr, Method::POST, "/a", &[], None).await;
     assert_eq!(r.status, 405);
+    // YOURLS clients have a class of their own (unsigned: YOURLS's 403).
+    let r = s.get("/yourls-api.php?action=version&format=json").await;
+    assert_eq!(r.status, 403);
 
     let m = scrape(&s).await;
     // GET x4 and HEAD x1 on a link, two unknown slugs.
@@ -226,12 +229,13 @@ async fn counts_match_what_the_server_was_asked() {
     assert_eq!(requests(&m, "other", 404), 1.0);
     assert_eq!(requests(&m, "other", 405), 1.0);
     assert_eq!(requests(&m, "metrics", 200), 1.0);
+    assert_eq!(requests(&m, "yourls", 403), 1.0);
     let total: f64 = m
         .iter()
         .filter(|(k, _)| k.starts_with("kurz_http_requests_total{"))
         .map(|(_, v)| v)
         .sum();
-    assert_eq!(total, 18.0, "{m:#?}");
+    assert_eq!(total, 19.0, "{m:#?}");
 
     // The histogram holds every GET and HEAD /{slug}, and is cumulative.
     let count = get(&m, "kurz_redirect_duration_seconds_count");

@@ -27,7 +27,10 @@
 //! - 405 carries `Allow`, which does not list the method used; 401 carries
 //!   `WWW-Authenticate`; no other answer has either;
 //! - every answer but a 200 is problem+json whose `status` is the status;
-//! - the store is still empty afterwards.
+//! - except from `/yourls-api.php`, which answers in YOURLS's formats (its
+//!   own model, [`check_yourls`]);
+//! - the store is still empty afterwards (a YOURLS `shorturl` signed with
+//!   the key, in the query, may make a link: it is deleted before the check).
 
 #![no_main]
 
@@ -149,11 +152,30 @@ fuzz_target!(|data: &[u8]| {
             String::from_utf8_lossy(&wire)
         );
     }
+    if seen.as_ref().is_some_and(|s| s.path == YOURLS) {
+        forget_all(&w.app.store);
+    }
     assert!(
         w.app.store.is_empty(),
         "a request without a body stored a link"
     );
 });
+
+/// The YOURLS-compatible API's path.
+const YOURLS: &str = "/yourls-api.php";
+
+/// Deletes every link (made through the YOURLS API by a signed query).
+fn forget_all(store: &Store) {
+    loop {
+        let page = store.list(1000, None).expect("the store lists");
+        if page.links.is_empty() {
+            return;
+        }
+        for (slug, _) in &page.links {
+            store.delete(slug).expect("the store deletes");
+        }
+    }
+}
 
 /// Sends `raw` over an in-memory pipe to the server's connection handling
 /// with the real router; returns the bytes that came back and what the
@@ -262,6 +284,10 @@ fn expected(method: &Method, path: &str, with_key: bool) -> &'static [u16] {
 }
 
 fn check_router(seen: &Seen, with_key: bool) {
+    if seen.path == YOURLS {
+        check_yourls(seen);
+        return;
+    }
     let want = expected(&seen.method, &seen.path, with_key);
     assert!(
         want.contains(&seen.status),
@@ -300,4 +326,37 @@ fn check_router(seen: &Seen, with_key: bool) {
         serde_json::from_slice(&seen.body).expect("problem+json parses");
     assert_eq!(problem["status"], seen.status, "{problem}");
     assert!(problem["detail"].is_string(), "{problem}");
+}
+
+/// `/yourls-api.php`: GET and POST answer in a YOURLS format (what depends
+/// on the query: 200, or 400, 403, 404 in YOURLS's shape); any other method
+/// is 405 with `Allow: GET, POST` (400 without it for an invalid jsonp
+/// callback). Never `WWW-Authenticate`.
+fn check_yourls(seen: &Seen) {
+    let get_or_post = seen.method == Method::GET || seen.method == Method::POST;
+    let want: &[u16] = if get_or_post {
+        &[200, 400, 403, 404]
+    } else {
+        // 400 when a jsonp callback is invalid: that answer replaces any other.
+        &[405, 400]
+    };
+    assert!(want.contains(&seen.status), "{seen:?}");
+    assert_eq!(
+        seen.allow.as_deref(),
+        (seen.status == 405).then_some("GET, POST"),
+        "{seen:?}"
+    );
+    assert!(!seen.www_authenticate, "{seen:?}");
+    let formats = [
+        "application/xml; charset=utf-8",
+        "application/json; charset=utf-8",
+        "application/javascript; charset=utf-8",
+        "text/plain; charset=utf-8",
+    ];
+    assert!(
+        seen.content_type
+            .as_deref()
+            .is_some_and(|t| formats.contains(&t)),
+        "{seen:?}"
+    );
 }

@@ -54,7 +54,7 @@ pub enum Class {
     Health,
     /// `/metrics`.
     Metrics,
-    /// The YOURLS-compatible API, `/yourls-api.php`, once it is routed.
+    /// The YOURLS-compatible API, `/yourls-api.php`.
     Yourls,
     /// Anything else: unknown paths, other methods on `/{slug}`.
     Other,

@@ -3,8 +3,8 @@
 //! [`server::run`] accepts connections and drives them; every request goes
 //! through [`router::route`], which hands redirects to [`redirect`] and the
 //! management API to [`api`] (the streamed backup to [`export`]) behind
-//! [`auth`] and the brute-force [`guard`], the web page to [`page`], and
-//! `/metrics` to [`metrics`].
+//! [`auth`] and the brute-force [`guard`], the web page to [`page`],
+//! `/metrics` to [`metrics`], and the YOURLS-compatible API to [`yourls`].
 //! Failures become problem+json responses in one place, [`error`].
 
 pub mod api;
@@ -21,6 +21,7 @@ pub mod router;
 pub mod server;
 pub mod session;
 pub mod wire;
+pub mod yourls;
 
 use url::Url;
 
@@ -79,6 +80,10 @@ pub struct App {
     degraded: std::sync::RwLock<Option<String>>,
     /// `base_url` without a trailing slash, to append `/slug` to.
     short_prefix: String,
+    /// The YOURLS signature token, once read from the data directory
+    /// (read on first need, then kept: like the API key, a new token takes
+    /// effect on restart).
+    yourls_token: std::sync::OnceLock<String>,
 }
 
 impl App {
@@ -100,6 +105,7 @@ impl App {
             settings,
             rules,
             short_prefix,
+            yourls_token: std::sync::OnceLock::new(),
         }
     }
 
@@ -120,6 +126,11 @@ impl App {
             .degraded
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
+    }
+
+    /// `base_url` without a trailing slash: short URLs are this + `/slug`.
+    pub fn short_prefix(&self) -> &str {
+        &self.short_prefix
     }
 
     /// The short URL of `slug`.

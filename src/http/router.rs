@@ -4,6 +4,7 @@
 //! `/api/...` needs the key and goes to [`super::api`]; `/healthz` is a small
 //! fixed answer; `/metrics` is [`super::metrics`], behind the key unless
 //! public; `/` and `/assets/...` are the web page, from [`super::page`].
+//! `/yourls-api.php` is the YOURLS-compatible API, [`super::yourls`].
 //! Every answer is counted there by route class and status.
 //! A known path with the wrong method is 405 with `Allow`; anything else is
 //! 404. Every answer, error or not, is a response: the service never fails a
@@ -23,7 +24,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::error::ApiError;
 use super::metrics::{self, Class};
-use super::{api, auth, export, page, redirect, session, App, Body};
+use super::{api, auth, export, page, redirect, session, yourls, App, Body};
 
 /// A request's answer. Redirects and the fixed pages are answered at once,
 /// without an `async` state machine: hyper moves the future of every request
@@ -131,6 +132,12 @@ fn dispatch(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> (Cl
 
     // Hot path: `/{slug}`.
     if !rest.contains('/') {
+        if rest == yourls::PATH {
+            return (
+                Class::Yourls,
+                Step::Api(Box::pin(yourls::route(app.clone(), req, peer))),
+            );
+        }
         return match rest {
             "" => (
                 Class::Page,

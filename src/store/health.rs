@@ -40,6 +40,11 @@ impl Health {
         }
     }
 
+    /// The data directory it watches.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// Sets the free space writes keep in reserve, in bytes.
     pub fn set_min_free(&self, bytes: u64) {
         self.min_free.store(bytes, Ordering::Relaxed);

@@ -304,6 +304,11 @@ impl Store {
         })
     }
 
+    /// The data directory the store was opened on.
+    pub fn dir(&self) -> &Path {
+        self.inner.health.dir()
+    }
+
     /// Sets the free disk space writes keep in reserve (see [`health`]).
     pub fn set_min_free(&self, bytes: u64) {
         self.inner.health.set_min_free(bytes);
