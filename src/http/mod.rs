@@ -3,7 +3,7 @@
 //! [`server::run`] accepts connections and drives them; every request goes
 //! through [`router::route`], which hands redirects to [`redirect`] and the
 //! management API to [`api`] behind [`auth`] and the brute-force [`guard`],
-//! and the web page to [`page`].
+//! and the web page to [`page`]; [`openapi`] serves the API's description.
 //! Failures become problem+json responses in one place, [`error`].
 
 pub mod api;
@@ -11,6 +11,7 @@ pub mod auth;
 pub mod conns;
 pub mod error;
 pub mod guard;
+pub mod openapi;
 pub mod page;
 pub mod redirect;
 pub mod router;

@@ -2,7 +2,9 @@
 //!
 //! A one-segment path is a slug (the hot path, matched without allocating);
 //! `/api/...` needs the key and goes to [`super::api`]; `/healthz` is a small
-//! fixed answer; `/` and `/assets/...` are the web page, from [`super::page`].
+//! fixed answer; `/` and `/assets/...` are the web page, from [`super::page`];
+//! `/api/openapi.json` is the public description of all of them, from
+//! [`super::openapi`], and [`ROUTES`] lists them.
 //! A known path with the wrong method is 405 with `Allow`; anything else is
 //! 404. Every answer, error or not, is a response: the service never fails a
 //! connection.
@@ -21,7 +23,36 @@ use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, X_CONTENT_TYPE_OPTION
 use hyper::{Method, Request, Response, StatusCode};
 
 use super::error::ApiError;
-use super::{api, auth, page, redirect, session, App, Body};
+use super::{api, auth, openapi, page, redirect, session, App, Body};
+
+/// Every route the router serves, as (method, path), a segment that varies
+/// written as OpenAPI writes it (`{slug}`). Kept next to the `match`es that
+/// serve them: `tests/openapi.rs` checks this list against the router over a
+/// socket (a listed method is served; any other method on a listed path is
+/// 405 with an `Allow` naming exactly the listed ones) and against
+/// `/api/openapi.json` (both hold the same pairs), so a route added below
+/// and not here, or not in the document, fails that test.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("HEAD", "/"),
+    ("GET", "/{slug}"),
+    ("HEAD", "/{slug}"),
+    ("GET", "/healthz"),
+    ("HEAD", "/healthz"),
+    ("GET", "/assets/{file}"),
+    ("HEAD", "/assets/{file}"),
+    ("GET", "/api/openapi.json"),
+    ("HEAD", "/api/openapi.json"),
+    ("GET", "/api/links"),
+    ("POST", "/api/links"),
+    ("GET", "/api/links/{slug}"),
+    ("PATCH", "/api/links/{slug}"),
+    ("DELETE", "/api/links/{slug}"),
+    ("GET", "/api/links/{slug}/stats"),
+    ("GET", "/api/links/{slug}/qr"),
+    ("POST", "/api/session"),
+    ("DELETE", "/api/session"),
+];
 
 /// A request's answer. Redirects and the fixed pages are answered at once,
 /// without an `async` state machine: hyper moves the future of every request
@@ -136,6 +167,10 @@ fn dispatch(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Step
     }
     if let Some(name) = rest.strip_prefix(page::ASSETS_PREFIX) {
         return Step::Done(page::asset(name, req.method(), req.headers()));
+    }
+    // The API's description is public (it holds no data): no key, no guard.
+    if rest == openapi::PATH {
+        return Step::Done(openapi::serve(req.method(), req.headers()));
     }
     if !rest.starts_with("api/") {
         return Step::Done(Err(ApiError::not_found(format!("nothing at {path}"))));
