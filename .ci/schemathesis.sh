@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 SCHEMATHESIS_VERSION=4.32.5
 KEY="schemathesis-key-0123456789abcdef"
 
-target="${CARGO_TARGET_DIR:-target}"
+target="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
 venv="$target/schemathesis-venv"
 kurz="$target/debug/kurz"
 
@@ -99,8 +99,9 @@ print("seeded 4 links")
 EOF
 
 schemathesis() {
-  # coreutils `timeout` bounds each run even if schemathesis itself hangs.
-  timeout 150 "$venv/bin/schemathesis" run "$base/api/openapi.json" \
+  # coreutils `timeout` bounds each run even if schemathesis itself hangs;
+  # run from the temporary directory, where its cache (`.schemathesis/`) goes.
+  (cd "$tmp" && timeout 150 "$venv/bin/schemathesis" run "$base/api/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
     --max-examples 30 \
     --seed 7 \
@@ -108,7 +109,7 @@ schemathesis() {
     --request-timeout 10 \
     --generation-database none \
     --no-color \
-    "$@"
+    "$@")
 }
 
 # Every operation but signing in, with the right key only: a wrong key from
