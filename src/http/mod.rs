@@ -4,7 +4,8 @@
 //! through [`router::route`], which hands redirects to [`redirect`] and the
 //! management API to [`api`] (the streamed backup to [`export`]) behind
 //! [`auth`] and the brute-force [`guard`], the web page to [`page`],
-//! `/metrics` to [`metrics`], and the YOURLS-compatible API to [`yourls`].
+//! `/metrics` to [`metrics`], and the YOURLS-compatible API to [`yourls`];
+//! [`openapi`] serves the API's description.
 //! Failures become problem+json responses in one place, [`error`].
 
 pub mod api;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod export;
 pub mod guard;
 pub mod metrics;
+pub mod openapi;
 pub mod page;
 pub mod redirect;
 pub mod router;

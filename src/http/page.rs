@@ -120,7 +120,9 @@ static ETAGS: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
         .collect()
 });
 
-fn etag_of(bytes: &[u8]) -> HeaderValue {
+/// The strong ETag of `bytes`: the first 128 bits of their SHA-256, in hex
+/// and quotes.
+pub(super) fn etag_of(bytes: &[u8]) -> HeaderValue {
     let digest = Sha256::digest(bytes);
     let mut tag = String::with_capacity(34);
     tag.push('"');
@@ -159,13 +161,29 @@ fn serve(
     method: &Method,
     headers: &HeaderMap,
 ) -> Result<Response<Body>, ApiError> {
-    if method != Method::GET && method != Method::HEAD {
-        return Err(ApiError::method_not_allowed("GET, HEAD"));
-    }
     let etag = ETAGS
         .get(tag)
         .cloned()
         .unwrap_or_else(|| etag_of(asset.bytes));
+    serve_static(asset.bytes, asset.content_type, etag, method, headers)
+}
+
+/// Answers a file embedded in the binary, `bytes` of `content_type` whose
+/// strong ETag is `etag` (see [`etag_of`]), with the headers every page
+/// file gets; `If-None-Match` naming `etag` makes it a 304.
+///
+/// # Errors
+/// 405 (with `Allow: GET, HEAD`) for a method other than GET and HEAD.
+pub(super) fn serve_static(
+    bytes: &'static [u8],
+    content_type: &'static str,
+    etag: HeaderValue,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Response<Body>, ApiError> {
+    if method != Method::GET && method != Method::HEAD {
+        return Err(ApiError::method_not_allowed("GET, HEAD"));
+    }
     let fresh = headers
         .get_all(IF_NONE_MATCH)
         .iter()
@@ -175,9 +193,9 @@ fn serve(
         *resp.status_mut() = StatusCode::NOT_MODIFIED;
         resp
     } else {
-        let mut resp = Response::new(Body::new(Bytes::from_static(asset.bytes)));
+        let mut resp = Response::new(Body::new(Bytes::from_static(bytes)));
         resp.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         resp
     };
     let h = resp.headers_mut();

@@ -5,6 +5,8 @@
 //! fixed answer; `/metrics` is [`super::metrics`], behind the key unless
 //! public; `/` and `/assets/...` are the web page, from [`super::page`].
 //! `/yourls-api.php` is the YOURLS-compatible API, [`super::yourls`].
+//! `/api/openapi.json` is the public description of all of them, from
+//! [`super::openapi`], and [`ROUTES`] lists them.
 //! Every answer is counted there by route class and status.
 //! A known path with the wrong method is 405 with `Allow`; anything else is
 //! 404. Every answer, error or not, is a response: the service never fails a
@@ -24,7 +26,41 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::error::ApiError;
 use super::metrics::{self, Class};
-use super::{api, auth, export, page, redirect, session, yourls, App, Body};
+use super::{api, auth, export, openapi, page, redirect, session, yourls, App, Body};
+
+/// Every route the router serves, as (method, path), a segment that varies
+/// written as OpenAPI writes it (`{slug}`). Kept next to the `match`es that
+/// serve them: `tests/openapi.rs` checks this list against the router over a
+/// socket (a listed method is served; any other method on a listed path is
+/// 405 with an `Allow` naming exactly the listed ones) and against
+/// `/api/openapi.json` (both hold the same pairs), so a route added below
+/// and not here, or not in the document, fails that test.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("HEAD", "/"),
+    ("GET", "/{slug}"),
+    ("HEAD", "/{slug}"),
+    ("GET", "/healthz"),
+    ("HEAD", "/healthz"),
+    ("GET", "/metrics"),
+    ("HEAD", "/metrics"),
+    ("GET", "/yourls-api.php"),
+    ("POST", "/yourls-api.php"),
+    ("GET", "/assets/{file}"),
+    ("HEAD", "/assets/{file}"),
+    ("GET", "/api/openapi.json"),
+    ("HEAD", "/api/openapi.json"),
+    ("GET", "/api/export"),
+    ("GET", "/api/links"),
+    ("POST", "/api/links"),
+    ("GET", "/api/links/{slug}"),
+    ("PATCH", "/api/links/{slug}"),
+    ("DELETE", "/api/links/{slug}"),
+    ("GET", "/api/links/{slug}/stats"),
+    ("GET", "/api/links/{slug}/qr"),
+    ("POST", "/api/session"),
+    ("DELETE", "/api/session"),
+];
 
 /// A request's answer. Redirects and the fixed pages are answered at once,
 /// without an `async` state machine: hyper moves the future of every request
@@ -177,6 +213,13 @@ fn dispatch(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> (Cl
         return (
             Class::Assets,
             Step::Done(page::asset(name, req.method(), req.headers())),
+        );
+    }
+    // The API's description is public (it holds no data): no key, no guard.
+    if rest == openapi::PATH {
+        return (
+            Class::Api,
+            Step::Done(openapi::serve(req.method(), req.headers())),
         );
     }
     if !rest.starts_with("api/") {
