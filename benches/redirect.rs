@@ -27,6 +27,9 @@ fn redirect(c: &mut Criterion) {
                 expires_at: None,
                 max_clicks: None,
                 redirect_status: None,
+                created_by: None,
+                password: None,
+                tags: Vec::new(),
             };
             store.create(&format!("s{i}"), &link).unwrap().unwrap();
         }

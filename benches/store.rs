@@ -28,6 +28,9 @@ fn link(i: usize) -> Link {
         expires_at: None,
         max_clicks: None,
         redirect_status: None,
+        created_by: None,
+        password: None,
+        tags: Vec::new(),
     }
 }
 

@@ -190,6 +190,9 @@ fn add(
         expires_at: None,
         max_clicks: None,
         redirect_status: None,
+        created_by: None,
+        password: None,
+        tags: Vec::new(),
     };
     let slug = match custom {
         Some(s) => match store.create(s, &link)? {

@@ -104,6 +104,9 @@ fn losing_a_slug_race_in_the_same_millisecond_keeps_the_winner_listed() {
         expires_at: None,
         max_clicks: None,
         redirect_status: None,
+        created_by: None,
+        password: None,
+        tags: Vec::new(),
     };
     assert!(store.create("same", &link).unwrap().is_ok());
     assert!(store.create("same", &link).unwrap().is_err());
@@ -207,6 +210,9 @@ fn reopening_right_after_closing_waits_for_sleds_own_lock() {
             expires_at: None,
             max_clicks: None,
             redirect_status: None,
+            created_by: None,
+            password: None,
+            tags: Vec::new(),
         };
         assert!(store.create(&format!("r{i}"), &link).unwrap().is_ok());
         store.flush_all().unwrap();

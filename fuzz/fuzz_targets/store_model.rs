@@ -77,6 +77,9 @@ fn link(t: u8) -> Link {
         expires_at: None,
         max_clicks: None,
         redirect_status: None,
+        created_by: None,
+        password: None,
+        tags: Vec::new(),
     }
 }
 

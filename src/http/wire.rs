@@ -110,6 +110,9 @@ impl CreateRequest {
             expires_at,
             max_clicks: self.max_clicks.map(check_max_clicks).transpose()?,
             redirect_status: self.redirect_status.map(check_status).transpose()?,
+            created_by: None,
+            password: None,
+            tags: Vec::new(),
         };
         Ok(NewLink {
             slug: self.slug,

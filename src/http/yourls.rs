@@ -286,6 +286,9 @@ async fn shorturl(app: &Arc<App>, url: &str, keyword: &str, title: &str) -> Answ
         expires_at: None,
         max_clicks: None,
         redirect_status: None,
+        created_by: None,
+        password: None,
+        tags: Vec::new(),
     };
     let created = if keyword.is_empty() {
         app.store

@@ -172,6 +172,9 @@ mod tests {
                 expires_at: None,
                 max_clicks: None,
                 redirect_status: None,
+                created_by: None,
+                password: None,
+                tags: Vec::new(),
             };
             store.create(&format!("s{i}"), &link).unwrap().unwrap();
         }

@@ -3,14 +3,16 @@
 //! Layout 1 (kurz before buckets) kept one sled key per link: `links`
 //! (slug → record) and `by_created` (created_at ‖ slug → empty). Layout 2
 //! keeps the same records in `buckets` and the same index entries in
-//! `created`. The counters (`clicks`, `daily`) did not change.
+//! `created`. The counters (`clicks`, `daily`) did not change. Layout 3 is
+//! layout 2 with room for newer records, so a layout 1 directory goes
+//! straight to it.
 
 use super::created::CreatedIndex;
 use super::links::Links;
 use super::{StoreError, SCHEMA};
 
-/// Copies layout 1 into layout 2, then records the new version and drops
-/// the old trees. Safe to interrupt: until `schema` says 2, the old trees
+/// Copies layout 1 into layout 3, then records the new version and drops
+/// the old trees. Safe to interrupt: until `schema` says 3, the old trees
 /// are untouched and a later open starts the copy again from scratch.
 ///
 /// # Errors
@@ -56,7 +58,7 @@ mod tests {
     use super::super::{counter, daily_key, entry_key, Link, Store};
 
     #[test]
-    fn a_layout_1_directory_is_upgraded_on_open() {
+    fn layout_1_and_2_directories_are_upgraded_on_open() {
         let dir = tempfile::tempdir().unwrap();
         let link = |i: i64| Link {
             target: format!("https://example.com/{i}"),
@@ -64,6 +66,9 @@ mod tests {
             expires_at: None,
             max_clicks: None,
             redirect_status: None,
+            created_by: None,
+            password: None,
+            tags: Vec::new(),
         };
         {
             // What kurz with layout 1 wrote.
@@ -74,7 +79,7 @@ mod tests {
             );
             for i in 0..300 {
                 let slug = format!("s{i}");
-                links.insert(&slug, link(i).encode()).unwrap();
+                links.insert(&slug, link(i).encode_v1()).unwrap();
                 index
                     .insert(entry_key(link(i).created_at, &slug), &[])
                     .unwrap();
@@ -97,6 +102,25 @@ mod tests {
             let page = store.list(3, None).unwrap();
             let slugs: Vec<_> = page.links.iter().map(|(s, _)| s.as_str()).collect();
             assert_eq!(slugs, ["s299", "s298", "s297"]);
+        }
+        // Layout 2 is layout 3 with only format 1 records: only the number
+        // changes. An unknown layout is refused, not guessed at.
+        for (schema, opens) in [(2, true), (9, false)] {
+            {
+                let db = sled::open(dir.path().join("db")).unwrap();
+                let meta = db.open_tree("meta").unwrap();
+                meta.insert("schema", &[schema]).unwrap();
+                db.flush().unwrap();
+            }
+            let store = Store::open(dir.path(), 1 << 20);
+            assert_eq!(store.is_ok(), opens, "layout {schema}");
+            if let Ok(store) = store {
+                assert_eq!(store.get("s42").unwrap(), Some(link(42)));
+                drop(store);
+                let db = sled::open(dir.path().join("db")).unwrap();
+                let meta = db.open_tree("meta").unwrap();
+                assert_eq!(meta.get("schema").unwrap().as_deref(), Some(&[3][..]));
+            }
         }
     }
 }

@@ -48,8 +48,11 @@ use sources::Sources;
 
 /// Version of the on-disk layout, kept in `meta` under `schema`. Version 1
 /// kept one sled key per link (trees `links`, `by_created`); version 2
-/// groups them (`buckets`, `created`). [`migrate`] moves 1 to 2 on open.
-const SCHEMA: u8 = 2;
+/// groups them (`buckets`, `created`); version 3 writes records of format
+/// 2 (creator, password hash, tags), which a kurz of layout 2 cannot read,
+/// so it must refuse the directory rather than fail link by link.
+/// [`migrate`] moves 1 to 3 on open; 2 needs no change but the number.
+const SCHEMA: u8 = 3;
 
 /// How many fresh slugs to try before giving up on a crowded slug space.
 const GENERATE_TRIES: u32 = 16;
@@ -276,6 +279,11 @@ impl Store {
                 meta.insert("schema", &[SCHEMA])?;
             }
             Some([SCHEMA]) => {}
+            // Layout 2's records are all format 1, which still decodes.
+            Some([2]) => {
+                meta.insert("schema", &[SCHEMA])?;
+                db.flush()?;
+            }
             Some([1]) => migrate::from_v1(&db, &links, &created, &meta)?,
             Some(other) => return Err(StoreError::Schema(other.first().copied().unwrap_or(0))),
         }

@@ -193,5 +193,8 @@ fn validate(rec: &ExportRecord, rules: &TargetRules) -> Result<Link, String> {
         expires_at,
         max_clicks: rec.max_clicks,
         redirect_status: rec.redirect_status,
+        created_by: None,
+        password: None,
+        tags: Vec::new(),
     })
 }
