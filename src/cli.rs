@@ -82,6 +82,13 @@ pub enum Command {
         #[arg(long)]
         yourls: bool,
     },
+    /// Named API keys with scopes (works while the server runs: it sees
+    /// changes at once).
+    Keys {
+        /// What to do with them.
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Shorten a URL (offline; prints the short URL).
     Add {
         /// The long URL (http or https).
@@ -140,5 +147,26 @@ pub enum Command {
         /// The file's format; `auto` tells it from the first line.
         #[arg(long, value_enum, default_value_t = Format::Auto)]
         format: Format,
+    },
+}
+
+/// `kurz keys` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Make a key: prints it once, keeps only its SHA-256 digest.
+    Add {
+        /// Its name: 1 to 32 of a-z, 0-9, '-', '_' (`admin` is the built-in key).
+        name: String,
+        /// What it may do: read (GET under /api/), write (also change
+        /// links), admin (also manage keys and take exports).
+        #[arg(long, value_parser = ["read", "write", "admin"])]
+        scope: String,
+    },
+    /// Show every key: name, scope, created, last used (never the key).
+    List,
+    /// Revoke a key: it stops working at once.
+    Revoke {
+        /// The key's name.
+        name: String,
     },
 }

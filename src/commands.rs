@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use thiserror::Error;
 
-use crate::cli::Command;
+use crate::cli::{Command, KeysAction};
 use crate::store::{Link, Store, StoreError};
 use crate::target::TargetRules;
 use crate::{clock, key, slug};
@@ -37,6 +37,9 @@ pub enum CommandError {
     /// The key file.
     #[error(transparent)]
     Key(#[from] key::KeyError),
+    /// Named keys.
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeysError),
     /// Reading input or writing output failed.
     #[error("{what}: {source}")]
     Io {
@@ -124,6 +127,7 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
             base_url,
             slug_length,
         } => add(data, &url, slug.as_deref(), &base_url, slug_length),
+        Command::Keys { action } => keys_command(data, action),
         Command::List { limit } => list(data, limit),
         Command::Stats { slug, days } => stats(data, &slug, days),
         Command::Delete { slug } => {
@@ -190,7 +194,7 @@ fn add(
         expires_at: None,
         max_clicks: None,
         redirect_status: None,
-        created_by: None,
+        created_by: Some(crate::keys::BUILTIN.to_owned()),
         password: None,
         tags: Vec::new(),
     };
@@ -265,6 +269,57 @@ fn stats(data: &Path, slug: &str, days: u16) -> Result<ExitCode, CommandError> {
     println!("bot visits: {}", sources.bot_visits());
     for (name, n) in &sources.bots {
         println!("  {name}  {n}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kurz keys add|list|revoke`: on the keys file directly, under its lock,
+/// so it works beside a running server (which sees the change at once).
+fn keys_command(data: &Path, action: KeysAction) -> Result<ExitCode, CommandError> {
+    use crate::keys::{self, Scope, BUILTIN};
+    match action {
+        KeysAction::Add { name, scope } => {
+            let scope = Scope::parse(&scope)
+                .ok_or_else(|| CommandError::Invalid(format!("unknown scope {scope:?}")))?;
+            let (made, secret) = keys::add(data, &name, scope, clock::now_ms())?;
+            println!("{secret}");
+            eprintln!(
+                "kurz: the key '{}' (scope {}); it is shown only now (the data directory keeps \
+                 just its digest)",
+                made.name,
+                made.scope.as_str()
+            );
+        }
+        KeysAction::List => {
+            let used = keys::read_used(data);
+            let show = |at: Option<&i64>| {
+                at.map_or_else(|| "never".to_owned(), |&ms| clock::format_ms(ms))
+            };
+            println!(
+                "{:<32}  {:<5}  {:<24}  last used",
+                "name", "scope", "created"
+            );
+            println!(
+                "{:<32}  {:<5}  {:<24}  {}",
+                BUILTIN,
+                "admin",
+                "(built-in)",
+                show(used.get(BUILTIN))
+            );
+            for k in keys::read(data)? {
+                println!(
+                    "{:<32}  {:<5}  {:<24}  {}",
+                    k.name,
+                    k.scope.as_str(),
+                    clock::format_ms(k.created_at),
+                    show(used.get(&k.name))
+                );
+            }
+        }
+        KeysAction::Revoke { name } => {
+            keys::revoke(data, &name)?;
+            eprintln!("kurz: the key '{name}' is revoked");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

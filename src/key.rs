@@ -83,6 +83,21 @@ impl KeyDigest {
         bool::from(KeyDigest::of(key).0.ct_eq(&self.0))
     }
 
+    /// Whether two digests are equal, in constant time.
+    pub fn same_as(&self, other: &KeyDigest) -> bool {
+        bool::from(self.0.ct_eq(&other.0))
+    }
+
+    /// The digest as kept in files: `sha256:<hex>`.
+    pub fn to_line(&self) -> String {
+        format!("{PREFIX}{}", self.to_hex())
+    }
+
+    /// Reads what [`KeyDigest::to_line`] writes.
+    pub fn parse(text: &str) -> Option<KeyDigest> {
+        KeyDigest::from_hex(text.strip_prefix(PREFIX)?)
+    }
+
     /// The digest as 64 lower-case hex digits.
     fn to_hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
@@ -221,7 +236,7 @@ pub fn replace(data: &Path) -> Result<String, KeyError> {
 }
 
 /// A fresh key, in the slug alphabet: safe in headers, files and shells.
-fn generate() -> String {
+pub fn generate() -> String {
     nanoid::nanoid!(43, &crate::slug::ALPHABET)
 }
 
@@ -237,7 +252,7 @@ fn write_digest(data: &Path, digest: &KeyDigest) -> Result<(), KeyError> {
 /// Replaces file `name` in `data` with `contents`, mode 0600, through a
 /// temporary file and a rename: it holds the old contents or the new,
 /// never neither.
-fn write_private(data: &Path, name: &str, contents: &str) -> Result<(), KeyError> {
+pub fn write_private(data: &Path, name: &str, contents: &str) -> Result<(), KeyError> {
     let path = data.join(name);
     let temp = data.join(format!("{name}.new"));
     let io = |source| KeyError::Io {

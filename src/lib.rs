@@ -7,6 +7,7 @@
 //! - [`formats`]: the files `kurz import` reads: kurz's own exports and other shorteners'.
 //! - [`key`]: the API key's digest and the key file that keeps only it; the
 //!   YOURLS signature token.
+//! - [`keys`]: named API keys with scopes, and who a request is.
 //! - [`store`]: the only code that touches sled: links, counters, cache.
 //! - [`slug`]: generating and validating short codes.
 //! - [`target`]: validating long URLs.
@@ -28,6 +29,7 @@ pub mod config;
 pub mod formats;
 pub mod http;
 pub mod key;
+pub mod keys;
 pub mod qr;
 pub mod slug;
 pub mod store;

@@ -137,7 +137,8 @@ fn routes_and_the_document_name_the_same_operations() {
 }
 
 /// `template` with its variable segments filled in: a link made for this
-/// probe alone (so a DELETE takes nothing from the next), a real asset.
+/// probe alone (so a DELETE takes nothing from the next), a key likewise,
+/// a real asset.
 async fn concrete(server: &TestServer, template: &str, n: usize) -> String {
     let mut path = template.replace("{file}", "app.js");
     if path.contains("{slug}") {
@@ -148,6 +149,13 @@ async fn concrete(server: &TestServer, template: &str, n: usize) -> String {
             ))
             .await;
         path = path.replace("{slug}", &slug);
+    }
+    if path.contains("{name}") {
+        let name = format!("probe{n}");
+        let body = format!(r#"{{"name":"{name}","scope":"read"}}"#);
+        let r = server.api(Method::POST, "/api/keys", Some(&body)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        path = path.replace("{name}", &name);
     }
     assert!(!path.contains('{'), "unfilled segment in {template}");
     path

@@ -210,6 +210,7 @@ impl Columns {
                 referrers: Default::default(),
                 other_referrers: 0,
                 bots: Default::default(),
+                created_by: None,
             },
             generated_slug: generated,
         })

@@ -42,10 +42,11 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-/// `POST /api/links`.
-pub async fn create(app: Arc<App>, req: Request<Incoming>) -> Reply {
+/// `POST /api/links`, by the key named `by`.
+pub async fn create(app: Arc<App>, req: Request<Incoming>, by: &str) -> Reply {
     let body: CreateRequest = read_json(req).await?;
-    let NewLink { slug, link } = body.check(&app.rules, clock::now_ms())?;
+    let NewLink { slug, mut link } = body.check(&app.rules, clock::now_ms())?;
+    link.created_by = Some(by.to_owned());
     let slug = match slug {
         Some(s) => match app.store.create(&s, &link)? {
             Ok(()) => s,

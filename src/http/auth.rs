@@ -1,37 +1,62 @@
-//! API key check for `/api/`: `Authorization: Bearer <key>` or `X-Api-Key: <key>`.
+//! API key check for `/api/`: `Authorization: Bearer <key>` or `X-Api-Key: <key>`,
+//! and whether the key's scope allows the request.
 //!
-//! The server keeps only the SHA-256 digest of its key and compares the
-//! digest of what a client presents with it in constant time: response
+//! The server keeps only the SHA-256 digests of its keys and compares the
+//! digest of what a client presents with them in constant time: response
 //! timing reveals neither how much of a guess was right nor the key's length.
 
 use hyper::header::{HeaderMap, HeaderValue, AUTHORIZATION, WWW_AUTHENTICATE};
 use hyper::StatusCode;
 
 use super::error::ApiError;
-use crate::key::KeyDigest;
+use crate::keys::{Caller, Keyring, Scope};
 
-/// Checks the request headers against the key with digest `key`.
+/// Who the request's key is, among `keys` (counted as used at `now`, Unix ms).
 ///
 /// # Errors
-/// 401 with `WWW-Authenticate: Bearer` when no key or a wrong key is given.
-pub fn check(headers: &HeaderMap, key: &KeyDigest) -> Result<(), ApiError> {
+/// 401 with `WWW-Authenticate: Bearer` when no key or a wrong (or revoked)
+/// key is given.
+pub fn check(headers: &HeaderMap, keys: &Keyring, now: i64) -> Result<Caller, ApiError> {
     let given = presented(headers);
-    let ok = given.is_some_and(|g| key.matches(g));
-    if ok {
-        return Ok(());
+    if let Some(caller) = given.and_then(|g| keys.identify(g, now)) {
+        return Ok(caller);
     }
-    let detail = if given.is_some() {
+    Err(unauthorized(given.is_some()))
+}
+
+/// The 401 for a request without a usable key (`wrong`: it sent one).
+pub fn unauthorized(wrong: bool) -> ApiError {
+    let detail = if wrong {
         "the API key is not valid"
     } else {
         "an API key is required: send 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'"
     };
-    Err(ApiError {
+    ApiError {
         header: Some((
             WWW_AUTHENTICATE,
             HeaderValue::from_static("Bearer realm=\"kurz\""),
         )),
         ..ApiError::new(StatusCode::UNAUTHORIZED, detail)
-    })
+    }
+}
+
+/// Whether `caller` may do what needs `scope`.
+///
+/// # Errors
+/// 403 naming the scope the key lacks.
+pub fn allow(caller: &Caller, scope: Scope) -> Result<(), ApiError> {
+    if caller.scope >= scope {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        format!(
+            "the key '{}' has scope '{}'; this needs scope '{}'",
+            caller.name,
+            caller.scope.as_str(),
+            scope.as_str()
+        ),
+    ))
 }
 
 /// Whether the request carries a key at all (right or wrong).
@@ -53,7 +78,7 @@ fn presented(headers: &HeaderMap) -> Option<&[u8]> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::key::KeyDigest;
 
     #[test]
     fn only_the_exact_key_matches() {

@@ -15,6 +15,7 @@ pub mod conns;
 pub mod error;
 pub mod export;
 pub mod guard;
+pub mod keys;
 pub mod metrics;
 pub mod openapi;
 pub mod page;
@@ -57,8 +58,10 @@ pub struct App {
     pub settings: Settings,
     /// Target rules bound to this server's base URL.
     pub rules: TargetRules,
-    /// SHA-256 of the API key: what requests are checked against.
+    /// SHA-256 of the built-in API key (the YOURLS API checks it).
     pub key_digest: crate::key::KeyDigest,
+    /// The built-in key and the named keys: who a request is.
+    pub keys: crate::keys::Keyring,
     /// Wrong keys by client address, for 429s.
     pub guard: guard::AuthGuard,
     /// Longest an API request may take, body included, before it is
@@ -93,8 +96,10 @@ impl App {
     pub fn new(store: Store, settings: Settings) -> Self {
         let rules = TargetRules::new(Some(&settings.base_url));
         let short_prefix = settings.base_url.as_str().trim_end_matches('/').to_owned();
+        let keys = crate::keys::Keyring::new(store.dir(), settings.api_key.clone());
         App {
             key_digest: settings.api_key.clone(),
+            keys,
             guard: guard::AuthGuard::default(),
             request_deadline: REQUEST_DEADLINE,
             limits: conns::Limits::default(),

@@ -26,7 +26,8 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::error::ApiError;
 use super::metrics::{self, Class};
-use super::{api, auth, export, openapi, page, redirect, session, yourls, App, Body};
+use super::{api, auth, export, keys, openapi, page, redirect, session, yourls, App, Body};
+use crate::keys::{Caller, Scope};
 
 /// Every route the router serves, as (method, path), a segment that varies
 /// written as OpenAPI writes it (`{slug}`). Kept next to the `match`es that
@@ -51,6 +52,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/openapi.json"),
     ("HEAD", "/api/openapi.json"),
     ("GET", "/api/export"),
+    ("GET", "/api/keys"),
+    ("POST", "/api/keys"),
+    ("DELETE", "/api/keys/{name}"),
     ("GET", "/api/links"),
     ("POST", "/api/links"),
     ("GET", "/api/links/{slug}"),
@@ -239,10 +243,16 @@ fn dispatch(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> (Cl
             Step::Api(Box::pin(session::route(app.clone(), req, peer))),
         );
     }
-    if let Err(e) = authorize(app, &req, peer) {
-        return (Class::Api, Step::Done(Err(e)));
-    }
-    (Class::Api, Step::Api(Box::pin(api_route(app.clone(), req))))
+    let caller = match authorize(app, &req, peer)
+        .and_then(|c| auth::allow(&c, scope_for(req.method(), rest)).map(|()| c))
+    {
+        Ok(c) => c,
+        Err(e) => return (Class::Api, Step::Done(Err(e))),
+    };
+    (
+        Class::Api,
+        Step::Api(Box::pin(api_route(app.clone(), req, caller))),
+    )
 }
 
 /// `/metrics`: behind the key as the API is (the guard, a session cookie
@@ -252,7 +262,10 @@ fn metrics_route(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -
         return Step::Done(Err(ApiError::method_not_allowed("GET, HEAD")));
     }
     if !app.public_metrics {
-        if let Err(e) = guard(app, peer).and_then(|()| authorize(app, &req, peer)) {
+        if let Err(e) = guard(app, peer)
+            .and_then(|()| authorize(app, &req, peer))
+            .and_then(|c| auth::allow(&c, Scope::Read))
+        {
             return Step::Done(Err(e));
         }
     }
@@ -267,19 +280,25 @@ fn guard(app: &App, peer: Option<IpAddr>) -> Result<(), ApiError> {
     }
 }
 
-/// Whether the request may use what the key guards: a signed-in browser's
-/// cookie stands in for the key, unless it comes with a key (then the key
-/// decides) or from another site. A wrong key counts against its client.
-fn authorize(app: &App, req: &Request<Incoming>, peer: Option<IpAddr>) -> Result<(), ApiError> {
+/// Who the request is, if it may use what the keys guard: a signed-in
+/// browser's cookie stands in for the key it signed in with (while that key
+/// is not revoked), unless it comes with a key (then the key decides) or
+/// from another site. A wrong key counts against its client.
+fn authorize(app: &App, req: &Request<Incoming>, peer: Option<IpAddr>) -> Result<Caller, ApiError> {
     let headers = req.headers();
+    let now = crate::clock::now_ms();
     if !auth::presents_key(headers) {
         match session::by_cookie(app, req.method(), headers) {
-            session::ByCookie::Yes => return Ok(()),
+            session::ByCookie::Yes(name) => {
+                if let Some(scope) = app.keys.scope_of(&name, now) {
+                    return Ok(Caller { name, scope });
+                }
+            }
             session::ByCookie::CrossSite => return Err(session::cross_site()),
             session::ByCookie::No => {}
         }
     }
-    auth::check(headers, &app.key_digest).inspect_err(|_| {
+    auth::check(headers, &app.keys, now).inspect_err(|_| {
         // Only a wrong key is a guess; a request without one is not.
         if let (Some(ip), true) = (peer, auth::presents_key(headers)) {
             app.guard.failed(ip, Instant::now());
@@ -287,8 +306,25 @@ fn authorize(app: &App, req: &Request<Incoming>, peer: Option<IpAddr>) -> Result
     })
 }
 
+/// The scope a request to the API at `path` (without its leading `/`)
+/// needs: managing keys and taking exports (which carry password hashes)
+/// need `admin`; reading needs `read`; anything else changes links.
+fn scope_for(method: &Method, path: &str) -> Scope {
+    if path == "api/keys" || path.starts_with("api/keys/") || path == "api/export" {
+        Scope::Admin
+    } else if *method == Method::GET || *method == Method::HEAD {
+        Scope::Read
+    } else {
+        Scope::Write
+    }
+}
+
 /// The management API, behind the key, within the request deadline.
-async fn api_route(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn api_route(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    caller: Caller,
+) -> Result<Response<Body>, ApiError> {
     // A `Uri` clone shares its bytes, and the request can still be handed on whole.
     let uri = req.uri().clone();
     let path = uri.path();
@@ -301,7 +337,7 @@ async fn api_route(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Bod
     let handle = async move {
         match (segments.as_slice(), method) {
             (["api", "links"], Method::GET) => api::list(app, query).await,
-            (["api", "links"], Method::POST) => api::create(app, req).await,
+            (["api", "links"], Method::POST) => api::create(app, req, &caller.name).await,
             (["api", "links"], _) => Err(ApiError::method_not_allowed("GET, POST")),
             (["api", "links", slug], Method::GET) => api::get(app, slug).await,
             (["api", "links", slug], Method::PATCH) => api::patch(app, slug, req).await,
@@ -313,6 +349,11 @@ async fn api_route(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Bod
             (["api", "links", _, "qr"], _) => Err(ApiError::method_not_allowed("GET")),
             (["api", "export"], Method::GET) => export::export(app).await,
             (["api", "export"], _) => Err(ApiError::method_not_allowed("GET")),
+            (["api", "keys"], Method::GET) => keys::list(app).await,
+            (["api", "keys"], Method::POST) => keys::add(app, req).await,
+            (["api", "keys"], _) => Err(ApiError::method_not_allowed("GET, POST")),
+            (["api", "keys", name], Method::DELETE) => keys::revoke(app, name).await,
+            (["api", "keys", _], _) => Err(ApiError::method_not_allowed("DELETE")),
             _ => Err(ApiError::not_found(format!("no API route at {path}"))),
         }
     };

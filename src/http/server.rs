@@ -34,6 +34,9 @@ pub const CLICK_FLUSH_STEP: usize = 1024;
 /// read by people, not enforced, so a longer interval costs nothing and
 /// gathers more clicks into each sled merge.
 pub const SOURCES_FLUSH_EVERY: Duration = Duration::from_secs(2);
+/// How often when each API key was last used is written to
+/// `<data>/keys-used`: a hint for people, so a file write a minute at most.
+pub const KEY_USE_FLUSH_EVERY: Duration = Duration::from_secs(60);
 /// Slugs whose counts one fold step adds into their day counters (a sled
 /// read and write each), between two yields of the flusher.
 pub const CLICK_FOLD_STEP: usize = 32;
@@ -138,6 +141,7 @@ pub async fn run(
     let conns = Connections::new(limits);
     let flusher = tokio::spawn(flush_clicks_forever(app.clone()));
     let sweeper = tokio::spawn(sweep_forever(conns.clone()));
+    let key_use = tokio::spawn(flush_key_use_forever(app.clone()));
     let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let checker = app
         .startup_check
@@ -216,6 +220,7 @@ pub async fn run(
         );
     }
     sweeper.abort();
+    key_use.abort();
     flusher.abort();
     stopping.store(true, std::sync::atomic::Ordering::Relaxed);
     // Wait for both tasks to drop their handles on the store, so the
@@ -229,7 +234,24 @@ pub async fn run(
         .await
         .map_err(|_| StoreError::TaskFailed)??;
     tracing::info!("all clicks and links flushed to disk");
+    let keys_app = app.clone();
+    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || keys_app.keys.flush_used()).await {
+        tracing::warn!("when API keys were last used was not stored: {e}");
+    }
     Ok(())
+}
+
+/// Writes when each API key was last used every [`KEY_USE_FLUSH_EVERY`].
+async fn flush_key_use_forever(app: Arc<App>) {
+    let mut tick = tokio::time::interval(KEY_USE_FLUSH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let app = app.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || app.keys.flush_used()).await {
+            tracing::warn!("when API keys were last used was not stored: {e}");
+        }
+    }
 }
 
 /// A request's answer, keeping its connection marked busy until it is

@@ -1,5 +1,7 @@
-//! Browser sessions: `POST /api/session` trades the API key for a cookie,
-//! `DELETE /api/session` ends it, and the cookie then stands in for the key.
+//! Browser sessions: `POST /api/session` trades an API key for a cookie,
+//! `DELETE /api/session` ends it, and the cookie then stands in for the key
+//! it was signed in with (its name: the key's scope is looked up on every
+//! request, so revoking the key ends the session).
 //!
 //! A session id is 32 random bytes from the OS (`getrandom` through
 //! nanoid), sent once in an `HttpOnly; SameSite=Strict` cookie; the server
@@ -36,7 +38,7 @@ pub const MAX_SESSIONS: usize = 10_000;
 #[derive(Debug)]
 pub struct Sessions {
     ttl: Duration,
-    live: Mutex<HashMap<[u8; 32], Instant>>,
+    live: Mutex<HashMap<[u8; 32], (Instant, String)>>,
 }
 
 impl Default for Sessions {
@@ -63,34 +65,36 @@ impl Sessions {
         self.ttl
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Instant>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], (Instant, String)>> {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts a session; returns its id, for the cookie.
-    pub fn start(&self, now: Instant) -> String {
+    /// Starts a session for the key named `key`; returns its id, for the cookie.
+    pub fn start(&self, now: Instant, key: &str) -> String {
         // 43 characters of a 62-letter alphabet: about 256 bits.
         let id = nanoid::nanoid!(43, &crate::slug::ALPHABET);
         let mut live = self.lock();
-        live.retain(|_, until| *until > now);
+        live.retain(|_, (until, _)| *until > now);
         if live.len() >= MAX_SESSIONS {
             if let Some(oldest) = live
                 .iter()
-                .min_by_key(|(_, until)| **until)
+                .min_by_key(|(_, (until, _))| *until)
                 .map(|(k, _)| *k)
             {
                 live.remove(&oldest);
             }
         }
-        live.insert(digest(&id), now + self.ttl);
+        live.insert(digest(&id), (now + self.ttl, key.to_owned()));
         id
     }
 
-    /// Whether `id` is a live session at `now`.
-    pub fn is_live(&self, id: &str, now: Instant) -> bool {
+    /// The name of the key the session `id` was signed in with, while it
+    /// is live at `now`.
+    pub fn key_of(&self, id: &str, now: Instant) -> Option<String> {
         self.lock()
             .get(&digest(id))
-            .is_some_and(|until| *until > now)
+            .filter(|(until, _)| *until > now)
+            .map(|(_, key)| key.clone())
     }
 
     /// Ends the session `id`, if there is one.
@@ -183,7 +187,10 @@ pub async fn route(
     match *req.method() {
         Method::POST => {
             let body: SignIn = read_json(req).await?;
-            if !app.key_digest.matches(body.key.as_bytes()) {
+            let Some(caller) = app
+                .keys
+                .identify(body.key.as_bytes(), crate::clock::now_ms())
+            else {
                 if let Some(ip) = peer {
                     app.guard.failed(ip, Instant::now());
                 }
@@ -191,8 +198,8 @@ pub async fn route(
                     StatusCode::UNAUTHORIZED,
                     "the API key is not valid",
                 ));
-            }
-            let id = app.sessions.start(Instant::now());
+            };
+            let id = app.sessions.start(Instant::now(), &caller.name);
             let cookie =
                 set_cookie(&id, app.sessions.ttl(), &app.settings.base_url).ok_or_else(|| {
                     ApiError::new(
@@ -214,12 +221,12 @@ pub async fn route(
 }
 
 /// How a request to `/api/` is authorized by a cookie, if it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ByCookie {
     /// No live session cookie: the key decides.
     No,
-    /// A live session, and the request may go on.
-    Yes,
+    /// A live session of the key named here, and the request may go on.
+    Yes(String),
     /// A live session, but a cross-site request that would change something.
     CrossSite,
 }
@@ -229,12 +236,12 @@ pub fn by_cookie(app: &App, method: &Method, headers: &HeaderMap) -> ByCookie {
     let Some(id) = cookie(headers) else {
         return ByCookie::No;
     };
-    if !app.sessions.is_live(id, Instant::now()) {
+    let Some(key) = app.sessions.key_of(id, Instant::now()) else {
         return ByCookie::No;
-    }
+    };
     let reads = matches!(*method, Method::GET | Method::HEAD);
     if reads || same_site(headers, &app.settings.base_url) {
-        ByCookie::Yes
+        ByCookie::Yes(key)
     } else {
         ByCookie::CrossSite
     }
@@ -248,13 +255,13 @@ mod tests {
     fn sessions_start_expire_and_end() {
         let s = Sessions::with_ttl(Duration::from_secs(60));
         let now = Instant::now();
-        let id = s.start(now);
+        let id = s.start(now, "phone");
         assert_eq!(id.len(), 43);
-        assert!(s.is_live(&id, now));
-        assert!(!s.is_live(&id, now + Duration::from_secs(61)));
-        assert!(!s.is_live("not-a-session", now));
+        assert_eq!(s.key_of(&id, now).as_deref(), Some("phone"));
+        assert_eq!(s.key_of(&id, now + Duration::from_secs(61)), None);
+        assert_eq!(s.key_of("not-a-session", now), None);
         s.end(&id);
-        assert!(!s.is_live(&id, now));
+        assert_eq!(s.key_of(&id, now), None);
     }
 
     #[test]

@@ -205,6 +205,8 @@ pub struct LinkJson {
     pub redirect_status: u16,
     /// Clicks so far (stored + pending).
     pub clicks: u64,
+    /// The name of the key that made it, or null (made before named keys).
+    pub created_by: Option<String>,
 }
 
 impl LinkJson {
@@ -219,6 +221,7 @@ impl LinkJson {
             max_clicks: link.max_clicks,
             redirect_status: link.redirect_status.unwrap_or(app.settings.redirect_status),
             clicks,
+            created_by: link.created_by.clone(),
         }
     }
 }

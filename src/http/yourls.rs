@@ -286,7 +286,7 @@ async fn shorturl(app: &Arc<App>, url: &str, keyword: &str, title: &str) -> Answ
         expires_at: None,
         max_clicks: None,
         redirect_status: None,
-        created_by: None,
+        created_by: Some(crate::keys::BUILTIN.to_owned()),
         password: None,
         tags: Vec::new(),
     };

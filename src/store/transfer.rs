@@ -47,6 +47,9 @@ pub struct ExportRecord {
     /// Bot visits by bot name (not part of `clicks`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bots: BTreeMap<String, u64>,
+    /// The name of the API key that made the link, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -92,6 +95,7 @@ impl Store {
                 expires_at: link.expires_at.map(clock::format_ms),
                 max_clicks: link.max_clicks,
                 redirect_status: link.redirect_status,
+                created_by: link.created_by,
                 daily,
                 slug,
             })
@@ -187,13 +191,20 @@ fn validate(rec: &ExportRecord, rules: &TargetRules) -> Result<Link, String> {
             "redirect_status: {s} is not one of 301, 302, 307, 308"
         ));
     }
+    if let Some(by) = rec
+        .created_by
+        .as_deref()
+        .filter(|by| *by != crate::keys::BUILTIN && crate::keys::check_name(by).is_err())
+    {
+        return Err(format!("created_by: {by:?} is not a key name"));
+    }
     Ok(Link {
         target: target.into(),
         created_at,
         expires_at,
         max_clicks: rec.max_clicks,
         redirect_status: rec.redirect_status,
-        created_by: None,
+        created_by: rec.created_by.clone(),
         password: None,
         tags: Vec::new(),
     })

@@ -1,0 +1,697 @@
+//! Named API keys with scopes, kept in `<data>/keys`.
+//!
+//! Besides the built-in key (`<data>/api-key`, `--api-key`, `KURZ_API_KEY`:
+//! the key named `admin`), a user can hand out keys with a name and a
+//! scope: `read` (GET under `/api/`), `write` (also changing links) or
+//! `admin` (also managing keys and taking exports). Like the built-in key,
+//! only a key's SHA-256 digest is kept, so the file gives no key away.
+//!
+//! The file is JSON Lines, one key per line, replaced whole through a
+//! temporary file and a rename (mode 0600) under an exclusive lock on
+//! `<data>/keys.lock`, so `kurz keys` and a running server's `/api/keys`
+//! can both change it: the lock orders their read-modify-write, and a
+//! server notices a changed file at its next authorized request
+//! ([`Keyring`]), so a revoked key stops working at once, no restart.
+//!
+//! When a key was last used is counted in memory on every request and
+//! written to `<data>/keys-used` by the server now and then (and when it
+//! stops), never once per request.
+
+use std::collections::HashMap;
+use std::fs::OpenOptions;
+use std::io::ErrorKind;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, RwLock};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::key::{self, KeyDigest};
+
+/// The keys file inside the data directory.
+pub const FILE_NAME: &str = "keys";
+/// The lock file that orders changes to the keys file.
+const LOCK_NAME: &str = "keys.lock";
+/// When each key was last used, as the server last wrote it.
+pub const USED_FILE: &str = "keys-used";
+/// The built-in key's name: reserved, and never revoked over HTTP.
+pub const BUILTIN: &str = "admin";
+/// Most named keys kept: each request compares against all of them.
+pub const MAX_KEYS: usize = 1000;
+/// Longest key name.
+pub const MAX_NAME: usize = 32;
+
+/// What a key may do. Ordered: each scope may do all the ones before it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// `GET` (and `HEAD`) under `/api/`, and `/metrics`.
+    Read,
+    /// Also creating, changing and deleting links.
+    Write,
+    /// Also managing keys and taking exports.
+    Admin,
+}
+
+impl Scope {
+    /// The scope's name, as the API and the command line write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// The scope named `name`, if any.
+    pub fn parse(name: &str) -> Option<Scope> {
+        match name {
+            "read" => Some(Scope::Read),
+            "write" => Some(Scope::Write),
+            "admin" => Some(Scope::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// Problems with named keys.
+#[derive(Debug, Error)]
+pub enum KeysError {
+    /// Reading or writing a file failed.
+    #[error("cannot access {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The keys file holds a line that is not a key.
+    #[error("{path} is damaged at line {line}: {why}")]
+    Damaged {
+        /// The keys file.
+        path: PathBuf,
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A name outside the rule.
+    #[error("a key name is 1 to {MAX_NAME} of a-z, 0-9, '-' and '_', starting with a letter or digit; {0:?} is not")]
+    BadName(String),
+    /// The built-in key's name.
+    #[error("'{BUILTIN}' is the built-in key's name: replace that key with `kurz key --new`")]
+    Builtin,
+    /// A key of that name exists.
+    #[error("a key named '{0}' exists: revoke it first, or choose another name")]
+    Taken(String),
+    /// No key of that name.
+    #[error("no key named '{0}'")]
+    Unknown(String),
+    /// [`MAX_KEYS`] keys exist.
+    #[error("{MAX_KEYS} keys exist already: revoke some first")]
+    TooMany,
+}
+
+/// A named key, as kept: never the key itself.
+#[derive(Debug, Clone)]
+pub struct NamedKey {
+    /// Its name, unique.
+    pub name: String,
+    /// What it may do.
+    pub scope: Scope,
+    /// The SHA-256 of the key.
+    pub digest: KeyDigest,
+    /// When it was made, Unix ms.
+    pub created_at: i64,
+}
+
+/// One line of the keys file.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    name: String,
+    scope: Scope,
+    digest: String,
+    created_at: i64,
+}
+
+/// Checks a new key's name.
+///
+/// # Errors
+/// [`KeysError::BadName`], or [`KeysError::Builtin`] for `admin`.
+pub fn check_name(name: &str) -> Result<(), KeysError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
+    if !ok {
+        return Err(KeysError::BadName(name.to_owned()));
+    }
+    if name == BUILTIN {
+        return Err(KeysError::Builtin);
+    }
+    Ok(())
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> KeysError + '_ {
+    move |source| KeysError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The named keys kept in `data`; none when there is no keys file.
+///
+/// # Errors
+/// I/O errors, and [`KeysError::Damaged`] for a line that is not a key.
+pub fn read(data: &Path) -> Result<Vec<NamedKey>, KeysError> {
+    let path = data.join(FILE_NAME);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(&path)(e)),
+    };
+    parse(&path, &text)
+}
+
+fn parse(path: &Path, text: &str) -> Result<Vec<NamedKey>, KeysError> {
+    let mut keys: Vec<NamedKey> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let damaged = |why: String| KeysError::Damaged {
+            path: path.to_owned(),
+            line: i + 1,
+            why,
+        };
+        let line: Line = serde_json::from_str(raw).map_err(|e| damaged(e.to_string()))?;
+        check_name(&line.name).map_err(|e| damaged(e.to_string()))?;
+        if keys.iter().any(|k| k.name == line.name) {
+            return Err(damaged(format!("'{}' twice", line.name)));
+        }
+        let digest = KeyDigest::parse(&line.digest)
+            .ok_or_else(|| damaged("the digest is not sha256:<64 hex digits>".into()))?;
+        keys.push(NamedKey {
+            name: line.name,
+            scope: line.scope,
+            digest,
+            created_at: line.created_at,
+        });
+    }
+    Ok(keys)
+}
+
+fn render(keys: &[NamedKey]) -> String {
+    let mut out = String::new();
+    for k in keys {
+        let line = Line {
+            name: k.name.clone(),
+            scope: k.scope,
+            digest: k.digest.to_line(),
+            created_at: k.created_at,
+        };
+        // A struct of strings and numbers always serializes.
+        if let Ok(text) = serde_json::to_string(&line) {
+            out.push_str(&text);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Runs `change` on the keys in `data` under the keys lock, and writes back
+/// what it leaves (atomically: the file holds the old keys or the new).
+fn change<T>(
+    data: &Path,
+    change: impl FnOnce(&mut Vec<NamedKey>) -> Result<T, KeysError>,
+) -> Result<T, KeysError> {
+    std::fs::create_dir_all(data).map_err(io(data))?;
+    let lock_path = data.join(LOCK_NAME);
+    let lock = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&lock_path)
+        .map_err(io(&lock_path))?;
+    // Released when `lock` is dropped, at the end of this call.
+    lock.lock().map_err(io(&lock_path))?;
+    let mut keys = read(data)?;
+    let out = change(&mut keys)?;
+    key::write_private(data, FILE_NAME, &render(&keys)).map_err(|e| match e {
+        key::KeyError::Io { path, source } => KeysError::Io { path, source },
+        other => KeysError::Io {
+            path: data.join(FILE_NAME),
+            source: std::io::Error::other(other.to_string()),
+        },
+    })?;
+    drop(lock);
+    Ok(out)
+}
+
+/// Makes a key named `name` with `scope`; returns it (the key itself, shown
+/// once) with what is kept of it.
+///
+/// # Errors
+/// A bad or taken name, too many keys, I/O errors.
+pub fn add(
+    data: &Path,
+    name: &str,
+    scope: Scope,
+    now: i64,
+) -> Result<(NamedKey, String), KeysError> {
+    check_name(name)?;
+    change(data, |keys| {
+        if keys.iter().any(|k| k.name == name) {
+            return Err(KeysError::Taken(name.to_owned()));
+        }
+        if keys.len() >= MAX_KEYS {
+            return Err(KeysError::TooMany);
+        }
+        let secret = key::generate();
+        let made = NamedKey {
+            name: name.to_owned(),
+            scope,
+            digest: KeyDigest::of(secret.as_bytes()),
+            created_at: now,
+        };
+        keys.push(made.clone());
+        Ok((made, secret))
+    })
+}
+
+/// Revokes the key named `name`.
+///
+/// # Errors
+/// [`KeysError::Builtin`] for `admin`, [`KeysError::Unknown`], I/O errors.
+pub fn revoke(data: &Path, name: &str) -> Result<(), KeysError> {
+    if name == BUILTIN {
+        return Err(KeysError::Builtin);
+    }
+    change(data, |keys| {
+        let before = keys.len();
+        keys.retain(|k| k.name != name);
+        if keys.len() == before {
+            return Err(KeysError::Unknown(name.to_owned()));
+        }
+        Ok(())
+    })
+}
+
+/// When each key was last used (Unix ms), as a server last wrote it;
+/// empty when it never did. A damaged file reads as empty: it only ever
+/// holds hints.
+pub fn read_used(data: &Path) -> HashMap<String, i64> {
+    std::fs::read_to_string(data.join(USED_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Who a request is: the key's name and scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The key's name (`admin` for the built-in key).
+    pub name: String,
+    /// What it may do.
+    pub scope: Scope,
+}
+
+/// A key as listed: never the key or its digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyInfo {
+    /// Its name.
+    pub name: String,
+    /// Its scope.
+    pub scope: Scope,
+    /// When it was made, Unix ms; `None` for the built-in key.
+    pub created_at: Option<i64>,
+    /// When it was last used, Unix ms, if known.
+    pub last_used: Option<i64>,
+    /// Whether it is the built-in key.
+    pub builtin: bool,
+}
+
+/// The keys file as a server last read it, and how to tell it changed.
+struct Loaded {
+    stamp: Option<Stamp>,
+    keys: Vec<NamedKey>,
+}
+
+/// What tells a replaced file from the one read: a rename gives a new inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    ino: u64,
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    Some(Stamp {
+        ino: m.ino(),
+        len: m.len(),
+        modified: m.modified().ok(),
+    })
+}
+
+/// A server's keys: the built-in one and the named ones, reread when the
+/// file changes, with when each was last used.
+pub struct Keyring {
+    data: PathBuf,
+    builtin: KeyDigest,
+    loaded: RwLock<Loaded>,
+    used: Mutex<HashMap<String, i64>>,
+    dirty: Mutex<bool>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring").field("data", &self.data).finish()
+    }
+}
+
+impl Keyring {
+    /// The keys of the data directory `data`, with the built-in key's digest.
+    pub fn new(data: &Path, builtin: KeyDigest) -> Keyring {
+        let ring = Keyring {
+            data: data.to_owned(),
+            builtin,
+            loaded: RwLock::new(Loaded {
+                stamp: None,
+                keys: Vec::new(),
+            }),
+            used: Mutex::new(read_used(data)),
+            dirty: Mutex::new(false),
+        };
+        ring.refresh();
+        ring
+    }
+
+    /// Rereads the keys file if it changed since it was read. A damaged or
+    /// unreadable file leaves no named key working (failing closed: the
+    /// built-in key still works, so its owner can repair things), logged.
+    fn refresh(&self) {
+        let path = self.data.join(FILE_NAME);
+        let now = stamp(&path);
+        let same = self
+            .loaded
+            .read()
+            .map(|l| l.stamp == now && now.is_some())
+            .unwrap_or(false);
+        if same {
+            return;
+        }
+        let keys = match read(&self.data) {
+            Ok(keys) => keys,
+            Err(e) => {
+                if now.is_some() {
+                    tracing::error!("named keys refused until repaired: {e}");
+                }
+                Vec::new()
+            }
+        };
+        if let Ok(mut l) = self.loaded.write() {
+            *l = Loaded { stamp: now, keys };
+        }
+    }
+
+    /// Who presents `given`, if it is a key: compared by digest in constant
+    /// time against every key, so timing tells nothing of which or how
+    /// close. Counts the key as used at `now` (Unix ms).
+    pub fn identify(&self, given: &[u8], now: i64) -> Option<Caller> {
+        self.refresh();
+        let digest = KeyDigest::of(given);
+        let mut found = None;
+        if digest.same_as(&self.builtin) {
+            found = Some(Caller {
+                name: BUILTIN.to_owned(),
+                scope: Scope::Admin,
+            });
+        }
+        if let Ok(l) = self.loaded.read() {
+            for k in &l.keys {
+                if digest.same_as(&k.digest) {
+                    found = Some(Caller {
+                        name: k.name.clone(),
+                        scope: k.scope,
+                    });
+                }
+            }
+        }
+        if let Some(c) = &found {
+            self.used_at(&c.name, now);
+        }
+        found
+    }
+
+    /// The scope the key `name` has now; `None` once it is revoked (a
+    /// browser session signed in with it ends then).
+    pub fn scope_of(&self, name: &str, now: i64) -> Option<Scope> {
+        if name == BUILTIN {
+            self.used_at(name, now);
+            return Some(Scope::Admin);
+        }
+        self.refresh();
+        let scope = self
+            .loaded
+            .read()
+            .ok()?
+            .keys
+            .iter()
+            .find(|k| k.name == name)
+            .map(|k| k.scope)?;
+        self.used_at(name, now);
+        Some(scope)
+    }
+
+    fn used_at(&self, name: &str, now: i64) {
+        if let Ok(mut used) = self.used.lock() {
+            let at = used.entry(name.to_owned()).or_insert(now);
+            *at = (*at).max(now);
+        }
+        if let Ok(mut d) = self.dirty.lock() {
+            *d = true;
+        }
+    }
+
+    /// Every key, the built-in one first, then by name.
+    pub fn list(&self) -> Vec<KeyInfo> {
+        self.refresh();
+        let used = self.used.lock().map(|u| u.clone()).unwrap_or_default();
+        let mut out = vec![KeyInfo {
+            name: BUILTIN.to_owned(),
+            scope: Scope::Admin,
+            created_at: None,
+            last_used: used.get(BUILTIN).copied(),
+            builtin: true,
+        }];
+        if let Ok(l) = self.loaded.read() {
+            let mut named: Vec<KeyInfo> = l
+                .keys
+                .iter()
+                .map(|k| KeyInfo {
+                    name: k.name.clone(),
+                    scope: k.scope,
+                    created_at: Some(k.created_at),
+                    last_used: used.get(&k.name).copied(),
+                    builtin: false,
+                })
+                .collect();
+            named.sort_by(|a, b| a.name.cmp(&b.name));
+            out.extend(named);
+        }
+        out
+    }
+
+    /// Makes a named key (see [`add`]) and takes it into use at once.
+    ///
+    /// # Errors
+    /// As [`add`].
+    pub fn add(&self, name: &str, scope: Scope, now: i64) -> Result<(NamedKey, String), KeysError> {
+        let made = add(&self.data, name, scope, now)?;
+        self.refresh();
+        Ok(made)
+    }
+
+    /// Revokes a named key (see [`revoke`]); it stops working at once.
+    ///
+    /// # Errors
+    /// As [`revoke`].
+    pub fn revoke(&self, name: &str) -> Result<(), KeysError> {
+        revoke(&self.data, name)?;
+        self.refresh();
+        if let Ok(mut used) = self.used.lock() {
+            used.remove(name);
+        }
+        Ok(())
+    }
+
+    /// Writes when each key was last used to `<data>/keys-used`, if that
+    /// changed since the last write.
+    ///
+    /// # Errors
+    /// I/O errors (the times stay in memory for the next try).
+    pub fn flush_used(&self) -> Result<(), KeysError> {
+        let was_dirty = self
+            .dirty
+            .lock()
+            .map(|mut d| std::mem::replace(&mut *d, false))
+            .unwrap_or(false);
+        if !was_dirty {
+            return Ok(());
+        }
+        let used = self.used.lock().map(|u| u.clone()).unwrap_or_default();
+        let text = serde_json::to_string(&used).unwrap_or_else(|_| "{}".into());
+        key::write_private(&self.data, USED_FILE, &text).map_err(|e| {
+            if let Ok(mut d) = self.dirty.lock() {
+                *d = true;
+            }
+            KeysError::Io {
+                path: self.data.join(USED_FILE),
+                source: std::io::Error::other(e.to_string()),
+            }
+        })
+    }
+}
+
+/// Opens (creating) a file only to hold the keys lock; for tests that
+/// check the lock orders writers.
+#[cfg(test)]
+fn hold_lock(data: &Path) -> std::fs::File {
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(data.join(LOCK_NAME))
+        .unwrap();
+    f.lock().unwrap();
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_rule() {
+        for ok in ["phone", "ci-bot", "a", "x_1", &"a".repeat(MAX_NAME)] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "Phone",
+            "-x",
+            "_x",
+            "a b",
+            "é",
+            &"a".repeat(MAX_NAME + 1),
+        ] {
+            assert!(
+                matches!(check_name(bad), Err(KeysError::BadName(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(check_name("admin"), Err(KeysError::Builtin)));
+    }
+
+    #[test]
+    fn add_list_revoke_and_the_file_keeps_no_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = Keyring::new(dir.path(), KeyDigest::of(b"builtin-key-0123456789"));
+        let (made, secret) = ring.add("phone", Scope::Read, 1_000).unwrap();
+        assert_eq!(made.scope, Scope::Read);
+        let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+        assert!(!text.contains(&secret));
+        assert!(text.contains("\"phone\""));
+        let mode = std::fs::metadata(dir.path().join(FILE_NAME))
+            .unwrap()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        let who = ring.identify(secret.as_bytes(), 5_000).unwrap();
+        assert_eq!(
+            who,
+            Caller {
+                name: "phone".into(),
+                scope: Scope::Read
+            }
+        );
+        let admin = ring.identify(b"builtin-key-0123456789", 6_000).unwrap();
+        assert_eq!(admin.scope, Scope::Admin);
+        assert!(ring.identify(b"nope", 6_000).is_none());
+        assert!(matches!(
+            ring.add("phone", Scope::Admin, 7_000),
+            Err(KeysError::Taken(_))
+        ));
+
+        let names: Vec<_> = ring
+            .list()
+            .into_iter()
+            .map(|k| (k.name, k.last_used))
+            .collect();
+        assert_eq!(
+            names,
+            [("admin".into(), Some(6_000)), ("phone".into(), Some(5_000))]
+        );
+
+        ring.flush_used().unwrap();
+        assert_eq!(read_used(dir.path()).get("phone"), Some(&5_000));
+
+        ring.revoke("phone").unwrap();
+        assert!(ring.identify(secret.as_bytes(), 8_000).is_none());
+        assert!(matches!(ring.revoke("phone"), Err(KeysError::Unknown(_))));
+        assert!(matches!(ring.revoke("admin"), Err(KeysError::Builtin)));
+    }
+
+    #[test]
+    fn a_change_by_another_process_is_seen_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = Keyring::new(dir.path(), KeyDigest::of(b"builtin-key-0123456789"));
+        // As `kurz keys add` would, beside the server.
+        let (_, secret) = add(dir.path(), "script", Scope::Write, 1).unwrap();
+        assert_eq!(
+            ring.identify(secret.as_bytes(), 2).unwrap().scope,
+            Scope::Write
+        );
+        assert_eq!(ring.scope_of("script", 3), Some(Scope::Write));
+        revoke(dir.path(), "script").unwrap();
+        assert!(ring.identify(secret.as_bytes(), 4).is_none());
+        assert_eq!(ring.scope_of("script", 5), None);
+    }
+
+    #[test]
+    fn a_damaged_file_fails_closed_but_the_builtin_key_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, secret) = add(dir.path(), "script", Scope::Write, 1).unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), "{not json\n").unwrap();
+        let ring = Keyring::new(dir.path(), KeyDigest::of(b"builtin-key-0123456789"));
+        assert!(ring.identify(secret.as_bytes(), 2).is_none());
+        assert!(ring.identify(b"builtin-key-0123456789", 2).is_some());
+        assert!(matches!(
+            read(dir.path()),
+            Err(KeysError::Damaged { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn changes_wait_for_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = hold_lock(dir.path());
+        let path = dir.path().to_owned();
+        let writer = std::thread::spawn(move || add(&path, "later", Scope::Read, 1).map(|_| ()));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(read(dir.path()).unwrap().is_empty(), "wrote past the lock");
+        drop(held);
+        writer.join().unwrap().unwrap();
+        assert_eq!(read(dir.path()).unwrap().len(), 1);
+    }
+}
