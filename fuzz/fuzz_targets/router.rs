@@ -19,7 +19,7 @@
 //! - an answer comes within 10 s, as one HTTP/1.1 response with a valid
 //!   status; no answer is ever 5xx;
 //! - when the router answered, the wire carries its status; it is one of
-//!   200/400/401/404/405/415, and it is what the README's route table gives
+//!   200/400/401/403/404/405/415, and it is what the README's route table gives
 //!   for that method, path and key on an empty store (for example every GET
 //!   or HEAD of a one-segment path other than `/`, `/healthz` and `/api` is
 //!   404, any path outside `/api/` with two or more segments is 404, and
@@ -257,6 +257,9 @@ fn expected(method: &Method, path: &str, with_key: bool) -> &'static [u16] {
     if !rest.contains('/') {
         return match rest {
             "" | "healthz" if get_or_head => &[200],
+            "metrics" if !get_or_head => &[405],
+            "metrics" if with_key => &[200],
+            "metrics" => &[401],
             "" | "healthz" => &[405],
             "api" => &[404],
             _ if get_or_head => &[404],
@@ -264,6 +267,16 @@ fn expected(method: &Method, path: &str, with_key: bool) -> &'static [u16] {
         };
     }
     let segments: Vec<&str> = rest.split('/').collect();
+    match (segments.as_slice(), get_or_head) {
+        // The page's files: a known name or 404.
+        (["assets", _], true) => return &[200, 404],
+        // An unknown name is 404 whatever the method.
+        (["assets", _], false) => return &[404, 405],
+        // The API's description is public.
+        (["api", "openapi.json"], true) => return &[200],
+        (["api", "openapi.json"], false) => return &[405],
+        _ => {}
+    }
     if segments[0] != "api" {
         return &[404];
     }
@@ -277,8 +290,18 @@ fn expected(method: &Method, path: &str, with_key: bool) -> &'static [u16] {
         (["api", "links", _], &Method::GET | &Method::DELETE) => &[404],
         (["api", "links", _], &Method::PATCH) => &[415],
         (["api", "links", _], _) => &[405],
-        (["api", "links", _, "stats"], &Method::GET) => &[400, 404],
-        (["api", "links", _, "stats"], _) => &[405],
+        (["api", "links", _, "stats" | "qr"], &Method::GET) => &[400, 404],
+        (["api", "links", _, "stats" | "qr"], _) => &[405],
+        (["api", "export"], &Method::GET) => &[200],
+        (["api", "export"], _) => &[405],
+        (["api", "keys"], &Method::GET) => &[200],
+        // No body, so no JSON content type.
+        (["api", "keys"], &Method::POST) => &[415],
+        (["api", "keys"], _) => &[405],
+        // The built-in key cannot be revoked over HTTP; no other key exists.
+        (["api", "keys", "admin"], &Method::DELETE) => &[403],
+        (["api", "keys", _], &Method::DELETE) => &[404],
+        (["api", "keys", _], _) => &[405],
         _ => &[404],
     }
 }
