@@ -11,6 +11,7 @@ import { api, ApiError, setOnUnauthorized } from './api.js';
 import { initBookmarklet, offerSharedUrl, takeSharedUrl } from './bookmarklet.js';
 import { initDetail, showDetail, showList } from './detail.js';
 import { $, busy, clearError, showError } from './dom.js';
+import { initKeys, loadKeys, resetKeys } from './keys.js';
 import { initLinks, loadLinks, resetList } from './links.js';
 
 // An address the bookmarklet brought, kept until the form is shown.
@@ -37,6 +38,7 @@ function showApp() {
 
 setOnUnauthorized(() => {
   resetList();
+  resetKeys();
   showSignIn();
 });
 
@@ -60,6 +62,7 @@ async function signOut() {
   await busy($('signout'), async () => {
     await api('DELETE', '/api/session');
     resetList();
+    resetKeys();
     $('shorten-result').hidden = true;
     location.hash = '';
     showSignIn();
@@ -79,6 +82,7 @@ async function route() {
       slug = '';
     }
     if (slug !== '') {
+      $('keys').hidden = true;
       await showDetail(slug);
       return;
     }
@@ -86,6 +90,7 @@ async function route() {
   const wasDetail = !$('detail').hidden;
   showList();
   await busy(null, () => loadLinks(true));
+  await busy(null, loadKeys);
   if (wasDetail) {
     $('list-title').focus();
   }
@@ -100,6 +105,7 @@ async function start() {
   $('signout').addEventListener('click', signOut);
   initLinks();
   initDetail();
+  initKeys();
   window.addEventListener('hashchange', () => {
     if (!$('app').hidden) {
       route();

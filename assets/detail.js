@@ -18,6 +18,7 @@ function fillDetail(link) {
   $('detail-created').textContent = showTime(link.created_at);
   $('detail-expires').textContent = showTime(link.expires_at);
   $('detail-max').textContent = link.max_clicks === null ? 'no limit' : link.max_clicks.toLocaleString();
+  $('detail-by').textContent = link.created_by === null ? 'unknown (made before named keys)' : link.created_by;
   $('edit-url').value = link.url;
   $('edit-expires').value = rfc3339ToLocal(link.expires_at);
   $('edit-max').value = link.max_clicks === null ? '' : String(link.max_clicks);

@@ -332,3 +332,94 @@ async fn the_bookmarklet_brings_an_address_to_shorten() {
         )
     );
 }
+
+/// Clicks the element `css` once it shows.
+async fn click(c: &Client, css: &str) {
+    shown(c, css).await.click().await.unwrap();
+}
+
+/// Waits until `check` holds of the API's answer at `path`.
+async fn until_api(s: &common::TestServer, path: &str, check: impl Fn(&serde_json::Value) -> bool) {
+    let started = std::time::Instant::now();
+    loop {
+        let j = s.api(Method::GET, path, None).await.json();
+        if check(&j) {
+            return;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "{path} never changed as expected: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn an_admin_manages_keys_and_a_read_key_sees_none() {
+    let s = start_server().await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = browser(profile.path()).await;
+    let base = format!("http://{}/", s.addr);
+
+    // The built-in key is an admin: the keys section shows, with it listed.
+    c.goto(&base).await.unwrap();
+    shown(&c, "#signin-key").await.send_keys(KEY).await.unwrap();
+    click(&c, "#signin-submit").await;
+    let list = shown(&c, "#keys-list").await;
+    assert!(list.text().await.unwrap().contains("admin"));
+
+    // Make a read key: shown once, and it works.
+    shown(&c, "#key-name")
+        .await
+        .send_keys("viewer")
+        .await
+        .unwrap();
+    let scope = c.find(Locator::Css("#key-scope")).await.unwrap();
+    scope.select_by_value("read").await.unwrap();
+    click(&c, "#key-add").await;
+    let made = shown(&c, "#key-new").await.text().await.unwrap();
+    assert_eq!(made.len(), 43, "{made}");
+    until_api(&s, "/api/keys", |j| {
+        j["keys"].as_array().unwrap().len() == 2
+    })
+    .await;
+    shot(&c, "keys").await;
+
+    // Signed in with the read key, the keys section stays hidden.
+    click(&c, "#signout").await;
+    shown(&c, "#signin-key")
+        .await
+        .send_keys(&made)
+        .await
+        .unwrap();
+    click(&c, "#signin-submit").await;
+    shown(&c, "#search").await;
+    // Give the keys request its time to answer 403.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let keys = c.find(Locator::Css("#keys")).await.unwrap();
+    assert!(!keys.is_displayed().await.unwrap());
+
+    // Back as the admin, revoke it from the page.
+    click(&c, "#signout").await;
+    shown(&c, "#signin-key").await.send_keys(KEY).await.unwrap();
+    click(&c, "#signin-submit").await;
+    // Signing out forgot the key shown before.
+    shown(&c, "#keys-list").await;
+    let made_box = c.find(Locator::Css("#key-made")).await.unwrap();
+    assert!(!made_box.is_displayed().await.unwrap());
+    click(&c, "#keys-list button").await;
+    until_api(&s, "/api/keys", |j| {
+        j["keys"].as_array().unwrap().len() == 1
+    })
+    .await;
+    let r = request(
+        s.addr,
+        Method::GET,
+        "/api/links",
+        &[("authorization", &format!("Bearer {made}"))],
+        None,
+    )
+    .await;
+    assert_eq!(r.status.as_u16(), 401);
+}

@@ -51,7 +51,7 @@ const INDEX: Asset = Asset {
 };
 
 /// What `/assets/{name}` serves.
-const ASSETS: [Asset; 10] = [
+const ASSETS: [Asset; 11] = [
     // the entry point: sign in and out, routing
     Asset {
         name: "app.js",
@@ -93,6 +93,12 @@ const ASSETS: [Asset; 10] = [
         name: "sources.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/sources.js"),
+    },
+    // the API keys, for an admin session
+    Asset {
+        name: "keys.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/keys.js"),
     },
     Asset {
         name: "bookmarklet.js",
