@@ -292,13 +292,7 @@ async fn the_bookmarklet_brings_an_address_to_shorten() {
     let shared = "https://example.org/article?id=1&next=/x#part";
     let encoded: String = url::form_urlencoded::byte_serialize(shared.as_bytes()).collect();
     c.goto(&format!("{base}#shorten={encoded}")).await.unwrap();
-    shown(&c, "#signin-key").await.send_keys(KEY).await.unwrap();
-    c.find(Locator::Css("#signin-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    sign_in(&c, KEY).await;
     let input = shown(&c, "#shorten-url").await;
     assert_eq!(input.prop("value").await.unwrap().as_deref(), Some(shared));
     // The fragment is cleared, so a reload does not bring it again.
@@ -333,6 +327,12 @@ async fn the_bookmarklet_brings_an_address_to_shorten() {
     );
 }
 
+/// Signs in with `key` on the shown sign-in form.
+async fn sign_in(c: &Client, key: &str) {
+    shown(c, "#signin-key").await.send_keys(key).await.unwrap();
+    click(c, "#signin-submit").await;
+}
+
 /// Clicks the element `css` once it shows.
 async fn click(c: &Client, css: &str) {
     shown(c, css).await.click().await.unwrap();
@@ -364,8 +364,7 @@ async fn an_admin_manages_keys_and_a_read_key_sees_none() {
 
     // The built-in key is an admin: the keys section shows, with it listed.
     c.goto(&base).await.unwrap();
-    shown(&c, "#signin-key").await.send_keys(KEY).await.unwrap();
-    click(&c, "#signin-submit").await;
+    sign_in(&c, KEY).await;
     let list = shown(&c, "#keys-list").await;
     assert!(list.text().await.unwrap().contains("admin"));
 
@@ -388,12 +387,7 @@ async fn an_admin_manages_keys_and_a_read_key_sees_none() {
 
     // Signed in with the read key, the keys section stays hidden.
     click(&c, "#signout").await;
-    shown(&c, "#signin-key")
-        .await
-        .send_keys(&made)
-        .await
-        .unwrap();
-    click(&c, "#signin-submit").await;
+    sign_in(&c, &made).await;
     shown(&c, "#search").await;
     // Give the keys request its time to answer 403.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -402,8 +396,7 @@ async fn an_admin_manages_keys_and_a_read_key_sees_none() {
 
     // Back as the admin, revoke it from the page.
     click(&c, "#signout").await;
-    shown(&c, "#signin-key").await.send_keys(KEY).await.unwrap();
-    click(&c, "#signin-submit").await;
+    sign_in(&c, KEY).await;
     // Signing out forgot the key shown before.
     shown(&c, "#keys-list").await;
     let made_box = c.find(Locator::Css("#key-made")).await.unwrap();
