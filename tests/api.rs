@@ -31,7 +31,7 @@ async fn create_returns_201_with_location_and_link_json() {
     assert!(j["expires_at"].is_null() && j["max_clicks"].is_null());
     assert!(j["created_at"].as_str().unwrap().ends_with('Z'));
     let keys: Vec<_> = j.as_object().unwrap().keys().cloned().collect();
-    assert_eq!(keys.len(), 8, "{keys:?}");
+    assert_eq!(keys.len(), 9, "{keys:?}");
     s.stop().await;
 }
 

@@ -5,9 +5,10 @@
 //! drops the keys it cannot read, so "it opened" proves nothing. The check
 //! decodes every bucket, record, index chunk and counter, and compares the
 //! number of links and the checksum of their slugs with what every create
-//! and delete recorded beside the buckets (see [`super::links`]).
+//! and delete recorded beside the buckets (see [`super::links`]). It also
+//! matches the tag index against the tags the records hold.
 
-use super::{counter, Store, StoreError};
+use super::{counter, entry_key, Store, StoreError};
 
 /// What [`Store::check`] found.
 #[derive(Debug, Default)]
@@ -95,6 +96,11 @@ impl Store {
         if let Some(e) = s.created.newest_first(None).find_map(Result::err) {
             report.problems.push(format!("listing index: {e}"));
         }
+        if stop() {
+            report.stopped = true;
+            return Ok(report);
+        }
+        report.problems.extend(self.check_tags()?);
         for (name, tree) in [("daily", &s.daily_tree), ("clicks", &s.clicks_tree)] {
             let mut bad = 0u64;
             for item in tree.iter() {
@@ -120,5 +126,77 @@ impl Store {
                 .push(format!("{bad} damaged referrer or bot counters"));
         }
         Ok(report)
+    }
+
+    /// Problems of the tag index: entries whose record does not have the
+    /// tag (left by a crash; listings skip them) and record tags without an
+    /// entry (the link would be missing from its tag's listing).
+    fn check_tags(&self) -> Result<Vec<String>, StoreError> {
+        let s = &self.inner;
+        // A tag entry is whole when the record of its slug has the tag and
+        // the entry's time.
+        let matches = |tag: &str, entry: &[u8]| -> Result<bool, StoreError> {
+            let slug = String::from_utf8_lossy(entry.get(8..).unwrap_or_default()).into_owned();
+            Ok(match s.links.get(slug.as_bytes()) {
+                Ok(Some(link)) => {
+                    entry_key(link.created_at, &slug) == entry && link.tags.iter().any(|t| t == tag)
+                }
+                Ok(None) | Err(StoreError::Corrupt { .. }) => false,
+                Err(e) => return Err(e),
+            })
+        };
+        let mut damaged = 0u64;
+        let mut suspects = Vec::new();
+        for item in s.tags.entries() {
+            match item {
+                Ok((tag, entry)) => {
+                    if !matches(&tag, &entry)? {
+                        suspects.push((tag, entry));
+                    }
+                }
+                Err(StoreError::Corrupt { .. }) => damaged += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        let mut missing = Vec::new();
+        for item in s.links.iter() {
+            // Damaged records are reported by the audit already.
+            let Ok((slug, link)) = item else { continue };
+            for tag in &link.tags {
+                if !s.tags.contains(tag, link.created_at, &slug)? {
+                    missing.push((tag.clone(), slug.clone()));
+                }
+            }
+        }
+        // A change of tags beside a running server can look like either
+        // problem for a moment: look again at what was found with changes
+        // of tags held off, and believe only that.
+        let _tags = s.tags.lock();
+        let mut stale = 0u64;
+        for (tag, entry) in &suspects {
+            if !matches(tag, entry)? {
+                stale += 1;
+            }
+        }
+        let mut problems = Vec::new();
+        for (tag, slug) in missing {
+            let link = s.links.get(slug.as_bytes())?;
+            if let Some(link) = link.filter(|l| l.tags.contains(&tag)) {
+                if !s.tags.contains(&tag, link.created_at, &slug)? {
+                    problems.push(format!(
+                        "tag index: '{slug}' has tag '{tag}' but no index entry"
+                    ));
+                }
+            }
+        }
+        if stale > 0 {
+            problems.push(format!(
+                "tag index: {stale} entries whose link does not have the tag (listings skip them)"
+            ));
+        }
+        if damaged > 0 {
+            problems.push(format!("tag index: {damaged} damaged entries"));
+        }
+        Ok(problems)
     }
 }

@@ -47,6 +47,10 @@ pub struct ExportRecord {
     /// Bot visits by bot name (not part of `clicks`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bots: BTreeMap<String, u64>,
+    /// The link's tags; omitted when it has none (and in exports from
+    /// before tags), checked on import as the API checks them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -92,6 +96,7 @@ impl Store {
                 expires_at: link.expires_at.map(clock::format_ms),
                 max_clicks: link.max_clicks,
                 redirect_status: link.redirect_status,
+                tags: link.tags,
                 daily,
                 slug,
             })
@@ -187,6 +192,7 @@ fn validate(rec: &ExportRecord, rules: &TargetRules) -> Result<Link, String> {
             "redirect_status: {s} is not one of 301, 302, 307, 308"
         ));
     }
+    let tags = crate::tags::normalize(&rec.tags).map_err(|e| format!("tags: {e}"))?;
     Ok(Link {
         target: target.into(),
         created_at,
@@ -195,6 +201,6 @@ fn validate(rec: &ExportRecord, rules: &TargetRules) -> Result<Link, String> {
         redirect_status: rec.redirect_status,
         created_by: None,
         password: None,
-        tags: Vec::new(),
+        tags,
     })
 }
