@@ -297,9 +297,10 @@ mod tests {
 
     /// What a crash between the index write and the record write leaves:
     /// an entry whose record does not have the tag. Listings skip it, and
-    /// `kurz check` reports it.
+    /// `kurz check` notes it without calling the store damaged (the server
+    /// would otherwise say it is degraded after every such crash).
     #[test]
-    fn an_entry_without_its_record_tag_is_skipped_and_reported() {
+    fn an_entry_without_its_record_tag_is_skipped_and_noted() {
         let (store, _dir) = store_with(3);
         set_tags(&store, "s1", &["t"]);
         let s2 = store.get("s2").unwrap().unwrap();
@@ -311,12 +312,9 @@ mod tests {
         store.inner.tags.insert(&["t"], 1, "gone").unwrap();
         assert_eq!(slugs(&tag(&store, "t", 10, None)), ["s1"]);
         let report = store.check().unwrap();
-        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
-        assert!(
-            report.problems[0].contains("2 entries"),
-            "{:?}",
-            report.problems
-        );
+        assert!(report.is_clean(), "{:?}", report.problems);
+        assert_eq!(report.notes.len(), 1, "{:?}", report.notes);
+        assert!(report.notes[0].contains("2 entries"), "{:?}", report.notes);
 
         // And the other way round: a record tag whose entry was lost.
         let s1 = store.get("s1").unwrap().unwrap();
