@@ -74,10 +74,11 @@ fn target(n: u8) -> String {
     format!("https://e.example/{n}")
 }
 
-/// The tags picked by the low 3 bits of `bits`, sorted. "a" and "a-b" share
-/// a prefix, which the index keys must keep apart.
+/// The tags links may have, sorted; "a" and "a-b" share a prefix, which the
+/// index keys must keep apart.
 const TAGS: [&str; 3] = ["a", "a-b", "b"];
 
+/// The tags picked by the low 3 bits of `bits`, sorted.
 fn tags(bits: u8) -> Vec<String> {
     TAGS.iter()
         .enumerate()
