@@ -2,11 +2,12 @@
 //!
 //! [`Store`] owns the data directory: the sled database (trees `buckets`,
 //! `created`, `tags`, `clicks`, `daily`, `meta`; see [`links`] and
-//! [`created`] for why links are grouped, [`tags`] for the tag index), the link cache in front of `buckets`, the pending
-//! click counters (their store-level methods are in [`counting`]), and an
-//! exclusive lock file so two processes never open the same data. It knows
-//! nothing of HTTP; expected outcomes (a taken slug, a missing link) are
-//! values, faults are [`StoreError`]s.
+//! [`created`] for why links are grouped, [`tags`] for the tag index), the
+//! link cache in front of `buckets`, the pending click counters (their
+//! store-level methods are in [`counting`]), and an exclusive lock file so
+//! two processes never open the same data. It knows nothing of HTTP;
+//! expected outcomes (a taken slug, a missing link) are values, faults are
+//! [`StoreError`]s.
 
 pub mod bucket;
 mod cache;
