@@ -3,7 +3,7 @@
 
 import { api, linkPath, qrPath } from './api.js';
 import { clearChart, drawChart } from './chart.js';
-import { $, busy, copy, localToRfc3339, maxClicks, rfc3339ToLocal, setSafeHref, showTime } from './dom.js';
+import { $, busy, copy, localToRfc3339, maxClicks, parseTags, rfc3339ToLocal, setSafeHref, showTime } from './dom.js';
 import { clearSources, drawSources } from './sources.js';
 
 let current = null; // the link shown in the detail view
@@ -22,6 +22,8 @@ function fillDetail(link) {
   $('edit-url').value = link.url;
   $('edit-expires').value = rfc3339ToLocal(link.expires_at);
   $('edit-max').value = link.max_clicks === null ? '' : String(link.max_clicks);
+  $('detail-tags').textContent = link.tags.length === 0 ? 'none' : link.tags.join(', ');
+  $('edit-tags').value = link.tags.join(' ');
   $('edit-saved').textContent = '';
   $('detail-qr').src = qrPath(link.slug, 'svg');
   $('detail-qr').alt = 'QR code of ' + link.short_url;
@@ -67,6 +69,7 @@ async function saveEdit(event) {
       url: $('edit-url').value.trim(),
       expires_at: localToRfc3339($('edit-expires').value),
       max_clicks: maxClicks($('edit-max')),
+      tags: parseTags($('edit-tags')),
     };
     const link = await api('PATCH', linkPath(slug), body);
     fillDetail(link);

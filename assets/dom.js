@@ -101,6 +101,11 @@ export function maxClicks(input) {
   return n;
 }
 
+/** A tags field as a list: split at commas and spaces, empty parts dropped. */
+export function parseTags(input) {
+  return input.value.split(/[\s,]+/).filter((t) => t !== '');
+}
+
 /** `n` and the noun: '1 click', '2 clicks'. */
 export const plural = (n, one, many) => n.toLocaleString() + ' ' + (n === 1 ? one : many);
 

@@ -1,8 +1,8 @@
 // kurz web page: the main view. The shorten form and its result, and the
-// list of links with search and paging ("More").
+// list of links with search, a tag filter (click a tag) and paging ("More").
 
 import { api, qrPath } from './api.js';
-import { $, busy, copy, el, localToRfc3339, maxClicks, plural, setSafeHref } from './dom.js';
+import { $, busy, copy, el, localToRfc3339, maxClicks, parseTags, plural, setSafeHref } from './dom.js';
 
 const PAGE_SIZE = 50;
 const SEARCH_DELAY_MS = 300;
@@ -25,6 +25,10 @@ async function shorten(event) {
     if (max !== null) {
       body.max_clicks = max;
     }
+    const tags = parseTags($('shorten-tags'));
+    if (tags.length > 0) {
+      body.tags = tags;
+    }
     const link = await api('POST', '/api/links', body);
     const a = $('shorten-short');
     setSafeHref(a, link.short_url);
@@ -40,7 +44,7 @@ async function shorten(event) {
 
 // ----- the list -------------------------------------------------------------
 
-const list = { cursor: null, query: '', seq: 0 };
+const list = { cursor: null, query: '', tag: '', seq: 0 };
 
 /** Empties the list and drops any answer still on its way. */
 export function resetList() {
@@ -57,8 +61,28 @@ function linkItem(link) {
   a.href = '#link/' + encodeURIComponent(link.slug);
   a.append(el('span', 'link-slug', '/' + link.slug), el('span', 'link-url', link.url));
   a.title = link.url;
-  li.append(a, el('span', 'link-clicks', plural(link.clicks, 'click', 'clicks')));
+  li.append(a);
+  if (link.tags.length > 0) {
+    const tags = el('span', 'link-tags');
+    for (const tag of link.tags) {
+      const b = el('button', 'tag', tag);
+      b.type = 'button';
+      b.title = 'Show only links tagged ' + tag;
+      b.addEventListener('click', () => filterByTag(tag));
+      tags.append(b);
+    }
+    li.append(tags);
+  }
+  li.append(el('span', 'link-clicks', plural(link.clicks, 'click', 'clicks')));
   return li;
+}
+
+/** Lists only the links tagged `tag` ('' for all of them again). */
+export function filterByTag(tag) {
+  list.tag = tag;
+  $('tag-filter-name').textContent = tag;
+  $('tag-filter').hidden = tag === '';
+  busy(null, () => loadLinks(true));
 }
 
 /** Loads the first page (`fresh`) or the next one. */
@@ -71,6 +95,9 @@ export async function loadLinks(fresh) {
   let path = '/api/links?limit=' + PAGE_SIZE;
   if (list.query !== '') {
     path += '&q=' + encodeURIComponent(list.query);
+  }
+  if (list.tag !== '') {
+    path += '&tag=' + encodeURIComponent(list.tag);
   }
   if (!fresh && list.cursor) {
     path += '&cursor=' + encodeURIComponent(list.cursor);
@@ -87,7 +114,7 @@ export async function loadLinks(fresh) {
   $('links-more').hidden = !page.next_cursor;
   const empty = ul.childElementCount === 0;
   $('links-empty').hidden = !empty || Boolean(page.next_cursor);
-  $('links-empty').textContent = list.query === '' ? 'No links yet.' : 'No link matches.';
+  $('links-empty').textContent = list.query === '' && list.tag === '' ? 'No links yet.' : 'No link matches.';
 }
 
 let searchTimer = 0;
@@ -103,5 +130,9 @@ export function initLinks() {
   $('shorten-form').addEventListener('submit', shorten);
   $('shorten-copy').addEventListener('click', () => copy($('shorten-short').textContent, $('shorten-copied')));
   $('search').addEventListener('input', onSearch);
+  $('tag-filter-clear').addEventListener('click', () => {
+    filterByTag('');
+    $('search').focus();
+  });
   $('links-more').addEventListener('click', () => busy($('links-more'), () => loadLinks(false)));
 }

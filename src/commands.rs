@@ -148,6 +148,9 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
 fn check(data: &Path) -> Result<ExitCode, CommandError> {
     let store = open(data)?;
     let report = store.check()?;
+    for note in &report.notes {
+        println!("note: {note}");
+    }
     if report.is_clean() {
         println!(
             "ok: {} links, every record readable and matching the bookkeeping",

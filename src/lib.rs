@@ -11,13 +11,14 @@
 //! - [`store`]: the only code that touches sled: links, counters, cache.
 //! - [`slug`]: generating and validating short codes.
 //! - [`target`]: validating long URLs.
+//! - [`tags`]: validating the tags of a link.
 //! - [`qr`]: QR codes of short URLs, as SVG or PNG.
 //! - [`visit`]: what a click says about its visitor: referrer host, bot.
 //! - [`clock`]: times as stored (Unix ms, day numbers) and shown (RFC 3339).
 //! - [`http`]: the hyper server: accept loop, router, redirect, API, metrics,
 //!   errors, and the YOURLS-compatible API.
 //!
-//! Dependencies point one way: `http` → `store` → (`slug`, `target`, `visit`, `clock`).
+//! Dependencies point one way: `http` → `store` → (`slug`, `target`, `tags`, `visit`, `clock`).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -33,5 +34,6 @@ pub mod keys;
 pub mod qr;
 pub mod slug;
 pub mod store;
+pub mod tags;
 pub mod target;
 pub mod visit;

@@ -32,7 +32,7 @@ async fn create_returns_201_with_location_and_link_json() {
     assert!(j["created_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(j["created_by"], "admin");
     let keys: Vec<_> = j.as_object().unwrap().keys().cloned().collect();
-    assert_eq!(keys.len(), 9, "{keys:?}");
+    assert_eq!(keys.len(), 10, "{keys:?}");
     s.stop().await;
 }
 

@@ -4,6 +4,8 @@
 //! in the list after a few clicks from other sites and one bot, opens it
 //! (chart, referrers and bots, QR code), edits it, deletes it and signs
 //! out, saving a screenshot of each step under `target/browser-screenshots/`.
+//! Another test sets tags in the shorten form, filters the list by a tag,
+//! clears the filter and changes the tags in the edit form.
 //!
 //! Needs `chromium` and `chromedriver` on the PATH (`.ci/run` installs
 //! Debian's `chromium` and `chromium-driver`), so it is `#[ignore]`d for a
@@ -325,6 +327,118 @@ async fn the_bookmarklet_brings_an_address_to_shorten() {
             "javascript:void(location.href=\"{base}#shorten=\"+encodeURIComponent(location.href))"
         )
     );
+}
+
+/// The rows of the link list, as their slugs.
+async fn listed(c: &Client) -> Vec<String> {
+    let mut slugs = Vec::new();
+    for s in c.find_all(Locator::Css("#links .link-slug")).await.unwrap() {
+        slugs.push(s.text().await.unwrap());
+    }
+    slugs
+}
+
+/// Waits until the link list shows exactly `want`.
+async fn wait_listed(c: &Client, want: &[&str]) {
+    let started = std::time::Instant::now();
+    loop {
+        let now = listed(c).await;
+        if now == want {
+            return;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "the list shows {now:?}, not {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn tags_are_set_shown_filtered_and_edited_in_a_real_browser() {
+    let s = start_server().await;
+    s.create(r#"{"url":"https://red.example/","slug":"reddish","tags":["red"]}"#)
+        .await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = browser(profile.path()).await;
+    c.goto(&format!("http://{}/", s.addr)).await.unwrap();
+    sign_in(&c, KEY).await;
+
+    // Shorten with tags, any case, commas or spaces.
+    shown(&c, "#shorten-url")
+        .await
+        .send_keys("https://blue.example/")
+        .await
+        .unwrap();
+    let _ = c
+        .find(Locator::Css("#shorten-options"))
+        .await
+        .unwrap()
+        .click()
+        .await;
+    shown(&c, "#shorten-slug")
+        .await
+        .send_keys("bluish")
+        .await
+        .unwrap();
+    shown(&c, "#shorten-tags")
+        .await
+        .send_keys("Blue, work  blue")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#shorten-submit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    shown(&c, "#shorten-result").await;
+    let stored = s.api(Method::GET, "/api/links/bluish", None).await.json();
+    assert_eq!(stored["tags"], serde_json::json!(["blue", "work"]));
+    wait_listed(&c, &["/bluish", "/reddish"]).await;
+
+    // Clicking a tag filters the list; clearing shows every link again.
+    shown(&c, "#links button.tag").await;
+    let mut tags = Vec::new();
+    for b in c.find_all(Locator::Css("#links button.tag")).await.unwrap() {
+        tags.push(b.text().await.unwrap());
+    }
+    assert_eq!(tags, ["blue", "work", "red"]);
+    let buttons = c.find_all(Locator::Css("#links button.tag")).await.unwrap();
+    buttons[2].click().await.unwrap();
+    wait_listed(&c, &["/reddish"]).await;
+    let filter = shown(&c, "#tag-filter-name").await.text().await.unwrap();
+    assert_eq!(filter, "red");
+    shot(&c, "tags-filtered").await;
+    shown(&c, "#tag-filter-clear").await.click().await.unwrap();
+    wait_listed(&c, &["/bluish", "/reddish"]).await;
+
+    // The link's page shows its tags and changes them.
+    shown(&c, "#links a.link-open").await.click().await.unwrap();
+    let shown_tags = shown(&c, "#detail-tags").await.text().await.unwrap();
+    assert_eq!(shown_tags, "blue, work");
+    let input = shown(&c, "#edit-tags").await;
+    input.clear().await.unwrap();
+    input.send_keys("Green").await.unwrap();
+    c.find(Locator::Css("#edit-save"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let t = c.find(Locator::Css("#detail-tags")).await.unwrap();
+        if t.text().await.unwrap() == "green" {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "the new tags never showed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stored = s.api(Method::GET, "/api/links/bluish", None).await.json();
+    assert_eq!(stored["tags"], serde_json::json!(["green"]));
+    s.stop().await;
 }
 
 /// Signs in with `key` on the shown sign-in form.

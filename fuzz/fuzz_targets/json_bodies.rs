@@ -14,8 +14,9 @@
 //!   target the rules accept again unchanged (and equals the rules' own
 //!   normalization of the sent url), whose slug validates, whose expiry is
 //!   after now and shows as RFC 3339 that parses back to it, whose
-//!   `max_clicks` is at least 1 and whose redirect status is allowed; the
-//!   link survives the record encoding;
+//!   `max_clicks` is at least 1, whose redirect status is allowed and whose
+//!   tags are valid, sorted, without repeats and at most 16; the link
+//!   survives the record encoding;
 //! - a checked patch body obeys the same rules per present field, `url:
 //!   null` is refused, and `{}` changes nothing.
 
@@ -34,7 +35,14 @@ use url::Url;
 const NOW: i64 = 1_700_000_000_000;
 
 /// The fields a 422 may name, as the start of its detail.
-const FIELDS: [&str; 5] = ["url", "slug", "expires_at", "max_clicks", "redirect_status"];
+const FIELDS: [&str; 6] = [
+    "url",
+    "slug",
+    "expires_at",
+    "max_clicks",
+    "redirect_status",
+    "tags",
+];
 
 fn rules() -> &'static TargetRules {
     static RULES: OnceLock<TargetRules> = OnceLock::new();
@@ -101,6 +109,15 @@ fn assert_time(sent: &str, at: i64) {
     );
 }
 
+/// Tags as the store keeps them: each valid, sorted, no repeats, at most 16.
+fn assert_tags(tags: &[String]) {
+    assert!(tags.len() <= kurz::tags::MAX_TAGS, "{tags:?}");
+    assert!(tags.windows(2).all(|w| w[0] < w[1]), "{tags:?}");
+    for t in tags {
+        assert_eq!(kurz::tags::check(t).as_ref(), Ok(t));
+    }
+}
+
 fn assert_record_round_trip(link: &Link) {
     assert_eq!(Link::decode(&link.encode()).as_ref(), Ok(link));
 }
@@ -146,6 +163,7 @@ fn create(body: &[u8]) {
     if let Some(s) = link.redirect_status {
         assert!(REDIRECT_STATUSES.contains(&s), "{s}");
     }
+    assert_tags(&link.tags);
     assert_record_round_trip(&link);
 }
 
@@ -183,6 +201,9 @@ fn patch(body: &[u8]) {
     assert_eq!(patch.redirect_status, redirect_status);
     if let Some(Some(s)) = patch.redirect_status {
         assert!(REDIRECT_STATUSES.contains(&s), "{s}");
+    }
+    if let Some(tags) = &patch.tags {
+        assert_tags(tags);
     }
     let empty = serde_json::from_slice::<serde_json::Value>(body)
         .is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()));

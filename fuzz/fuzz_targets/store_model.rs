@@ -1,16 +1,18 @@
 //! Random operations on a real `Store` in a temporary directory, side by
 //! side with a `BTreeMap` model, compared after every step.
 //!
-//! The input is a list of operations on 16 slugs: create, click (by a
-//! person with or without a referrer, or by a bot), patch, delete, flush,
-//! and reopen (a graceful stop and a new open of the same directory).
+//! The input is a list of operations on 16 slugs: create (with some of 3
+//! tags), click (by a person with or without a referrer, or by a bot),
+//! patch, change of tags, delete, flush, and reopen (a graceful stop and a
+//! new open of the same directory).
 //! Invariants checked after each one:
 //! - create succeeds exactly when the model has no such slug;
 //! - every slug reads back as the model has it (target, or absent), and its
 //!   click total is the model's exact count, pending clicks included, and
 //!   so are its clicks per referrer host and its bot visits;
 //! - the number of links is the model's, a listing holds exactly the
-//!   model's slugs, and `Store::check` finds nothing wrong.
+//!   model's slugs, each tag's listing exactly the model's slugs with that
+//!   tag, and `Store::check` finds nothing wrong and notes nothing.
 
 #![no_main]
 
@@ -26,6 +28,7 @@ enum Op {
     Create { slug: u8, target: u8 },
     Click { slug: u8, from: u8 },
     Patch { slug: u8, target: u8 },
+    Tag { slug: u8, tags: u8 },
     Delete { slug: u8 },
     Flush,
     FlushSources,
@@ -55,6 +58,7 @@ fn visit(from: u8) -> Visit {
 #[derive(Default)]
 struct Model {
     target: String,
+    tags: Vec<String>,
     clicks: u64,
     referrers: BTreeMap<String, u64>,
     bots: u64,
@@ -70,6 +74,19 @@ fn target(n: u8) -> String {
     format!("https://e.example/{n}")
 }
 
+/// The tags links may have, sorted; "a" and "a-b" share a prefix, which the
+/// index keys must keep apart.
+const TAGS: [&str; 3] = ["a", "a-b", "b"];
+
+/// The tags picked by the low 3 bits of `bits`, sorted.
+fn tags(bits: u8) -> Vec<String> {
+    TAGS.iter()
+        .enumerate()
+        .filter(|(i, _)| bits & (1 << i) != 0)
+        .map(|(_, t)| (*t).to_owned())
+        .collect()
+}
+
 fn link(t: u8) -> Link {
     Link {
         target: target(t),
@@ -79,7 +96,7 @@ fn link(t: u8) -> Link {
         redirect_status: None,
         created_by: None,
         password: None,
-        tags: Vec::new(),
+        tags: tags(t),
     }
 }
 
@@ -99,6 +116,7 @@ fuzz_target!(|ops: Vec<Op>| {
                 assert_eq!(created.is_ok(), !model.contains_key(&s), "create {s}");
                 model.entry(s).or_insert_with(|| Model {
                     target: target(t),
+                    tags: tags(t),
                     ..Model::default()
                 });
             }
@@ -135,6 +153,18 @@ fuzz_target!(|ops: Vec<Op>| {
                 assert_eq!(updated.is_some(), model.contains_key(&s), "patch {s}");
                 if let Some(entry) = model.get_mut(&s) {
                     entry.target = target(t);
+                }
+            }
+            Op::Tag { slug: s, tags: bits } => {
+                let s = slug(s);
+                let patch = LinkPatch {
+                    tags: Some(tags(bits)),
+                    ..LinkPatch::default()
+                };
+                let updated = store.update(&s, &patch).expect("update tags");
+                assert_eq!(updated.is_some(), model.contains_key(&s), "tag {s}");
+                if let Some(entry) = model.get_mut(&s) {
+                    entry.tags = tags(bits);
                 }
             }
             Op::Delete { slug: s } => {
@@ -187,7 +217,24 @@ fuzz_target!(|ops: Vec<Op>| {
             model.keys().cloned().collect::<Vec<_>>(),
             "listing after {op:?}"
         );
+        for tag in TAGS {
+            let mut tagged: Vec<String> = store
+                .search_tagged(100, None, None, Some(tag))
+                .expect("list a tag")
+                .links
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect();
+            tagged.sort();
+            let want: Vec<String> = model
+                .iter()
+                .filter(|(_, m)| m.tags.iter().any(|t| t == tag))
+                .map(|(s, _)| s.clone())
+                .collect();
+            assert_eq!(tagged, want, "tag {tag} after {op:?}");
+        }
         let report = store.check().expect("check");
         assert!(report.is_clean(), "{:?} after {op:?}", report.problems);
+        assert!(report.notes.is_empty(), "{:?} after {op:?}", report.notes);
     }
 });

@@ -211,6 +211,7 @@ impl Columns {
                 other_referrers: 0,
                 bots: Default::default(),
                 created_by: None,
+                tags: Vec::new(),
             },
             generated_slug: generated,
         })

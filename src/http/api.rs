@@ -81,7 +81,7 @@ fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
     q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-/// `GET /api/links?limit=N&cursor=C&q=TEXT`.
+/// `GET /api/links?limit=N&cursor=C&q=TEXT&tag=T`.
 pub async fn list(app: Arc<App>, raw_query: Option<&str>) -> Reply {
     let q = query(raw_query);
     let limit = match param(&q, "limit") {
@@ -109,6 +109,12 @@ pub async fn list(app: Arc<App>, raw_query: Option<&str>) -> Reply {
         Some("") | None => None,
         Some(n) => Some(n.to_owned()),
     };
+    let tag = match param(&q, "tag") {
+        None => None,
+        Some(t) => {
+            Some(crate::tags::check(t).map_err(|e| ApiError::bad_request(format!("tag: {e}")))?)
+        }
+    };
 
     #[derive(Serialize)]
     struct ListJson {
@@ -117,9 +123,9 @@ pub async fn list(app: Arc<App>, raw_query: Option<&str>) -> Reply {
     }
     let app2 = app.clone();
     let out = blocking(move || {
-        let page = app2
-            .store
-            .search(limit, cursor.as_ref(), needle.as_deref())?;
+        let page =
+            app2.store
+                .search_tagged(limit, cursor.as_ref(), needle.as_deref(), tag.as_deref())?;
         let mut links = Vec::with_capacity(page.links.len());
         for (slug, link) in &page.links {
             links.push(LinkJson::new(&app2, slug, link, app2.store.clicks(slug)?));

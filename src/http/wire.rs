@@ -41,6 +41,9 @@ pub struct CreateRequest {
     /// Redirect status for this link.
     #[serde(default)]
     pub redirect_status: Option<u16>,
+    /// Tags, any case; `null` or absent for none.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
 }
 
 /// Body of `PATCH /api/links/{slug}`: absent fields stay, `null` clears.
@@ -59,6 +62,9 @@ pub struct PatchRequest {
     /// New redirect status, or `null` for the server default.
     #[serde(default, deserialize_with = "present")]
     pub redirect_status: Option<Option<u16>>,
+    /// New tags replacing the old ones; `null` or `[]` for none.
+    #[serde(default, deserialize_with = "present")]
+    pub tags: Option<Option<Vec<String>>>,
 }
 
 /// Marks a field that was present in the JSON (even as `null`) as `Some`.
@@ -82,13 +88,14 @@ pub struct NewLink {
 impl CreateRequest {
     /// Checks every field and builds the link, created at `now` (Unix ms).
     /// Fields are checked in the order url, slug, expires_at, max_clicks,
-    /// redirect_status; the first invalid one is reported.
+    /// redirect_status, tags; the first invalid one is reported.
     ///
     /// # Errors
     /// 422 naming the field: a target `rules` refuse, an invalid or reserved
     /// slug, a time that is not RFC 3339, not in the years 0000 to 9999 in
-    /// UTC or not after `now`, `max_clicks` 0, or a redirect status other
-    /// than 301, 302, 307, 308.
+    /// UTC or not after `now`, `max_clicks` 0, a redirect status other
+    /// than 301, 302, 307, 308, a tag that is not `[a-z0-9-]{1,32}` after
+    /// lower-casing, or more than 16 different tags.
     pub fn check(self, rules: &TargetRules, now: i64) -> Result<NewLink, ApiError> {
         let target = check_url(rules, &self.url)?;
         if let Some(s) = &self.slug {
@@ -112,7 +119,7 @@ impl CreateRequest {
             redirect_status: self.redirect_status.map(check_status).transpose()?,
             created_by: None,
             password: None,
-            tags: Vec::new(),
+            tags: check_tags(self.tags.as_deref().unwrap_or_default())?,
         };
         Ok(NewLink {
             slug: self.slug,
@@ -128,10 +135,10 @@ impl PatchRequest {
     ///
     /// # Errors
     /// 422 naming the first invalid field, in the order url, expires_at,
-    /// max_clicks, redirect_status: `url` set to `null`, a target `rules`
-    /// refuse, a time that is not RFC 3339 or not in the years 0000 to 9999
-    /// in UTC, `max_clicks` 0, or a redirect status other than 301, 302,
-    /// 307, 308.
+    /// max_clicks, redirect_status, tags: `url` set to `null`, a target
+    /// `rules` refuse, a time that is not RFC 3339 or not in the years 0000
+    /// to 9999 in UTC, `max_clicks` 0, a redirect status other than 301,
+    /// 302, 307, 308, or tags as [`CreateRequest::check`] refuses them.
     pub fn check(self, rules: &TargetRules) -> Result<LinkPatch, ApiError> {
         Ok(LinkPatch {
             target: match &self.url {
@@ -154,6 +161,10 @@ impl PatchRequest {
                 None => None,
                 Some(s) => Some(s.map(check_status).transpose()?),
             },
+            tags: match &self.tags {
+                None => None,
+                Some(t) => Some(check_tags(t.as_deref().unwrap_or_default())?),
+            },
         })
     }
 }
@@ -166,6 +177,10 @@ fn check_status(status: u16) -> Result<u16, ApiError> {
             "redirect_status {status} is not one of 301, 302, 307, 308"
         )))
     }
+}
+
+fn check_tags(raw: &[String]) -> Result<Vec<String>, ApiError> {
+    crate::tags::normalize(raw).map_err(|e| ApiError::invalid(format!("tags: {e}")))
 }
 
 fn check_max_clicks(max: u64) -> Result<u64, ApiError> {
@@ -207,6 +222,8 @@ pub struct LinkJson {
     pub clicks: u64,
     /// The name of the key that made it, or null (made before named keys).
     pub created_by: Option<String>,
+    /// Tags, sorted; empty when none.
+    pub tags: Vec<String>,
 }
 
 impl LinkJson {
@@ -222,6 +239,7 @@ impl LinkJson {
             redirect_status: link.redirect_status.unwrap_or(app.settings.redirect_status),
             clicks,
             created_by: link.created_by.clone(),
+            tags: link.tags.clone(),
         }
     }
 }

@@ -1,12 +1,13 @@
 //! The link store: the only code that touches sled.
 //!
 //! [`Store`] owns the data directory: the sled database (trees `buckets`,
-//! `created`, `clicks`, `daily`, `meta`; see [`links`] and [`created`] for
-//! why links are grouped), the link cache in front of `buckets`, the pending
-//! click counters (their store-level methods are in [`counting`]), and an
-//! exclusive lock file so two processes never open the same data. It knows
-//! nothing of HTTP; expected outcomes (a taken slug, a missing link) are
-//! values, faults are [`StoreError`]s.
+//! `created`, `tags`, `clicks`, `daily`, `meta`; see [`links`] and
+//! [`created`] for why links are grouped, [`tags`] for the tag index), the
+//! link cache in front of `buckets`, the pending click counters (their
+//! store-level methods are in [`counting`]), and an exclusive lock file so
+//! two processes never open the same data. It knows nothing of HTTP;
+//! expected outcomes (a taken slug, a missing link) are values, faults are
+//! [`StoreError`]s.
 
 pub mod bucket;
 mod cache;
@@ -22,6 +23,7 @@ mod list;
 mod migrate;
 mod record;
 mod sources;
+mod tags;
 mod transfer;
 
 use std::fs::{File, OpenOptions};
@@ -45,6 +47,7 @@ use durable::GroupFlush;
 use health::Health;
 use links::Links;
 use sources::Sources;
+use tags::TagIndex;
 
 /// Version of the on-disk layout, kept in `meta` under `schema`. Version 1
 /// kept one sled key per link (trees `links`, `by_created`); version 2
@@ -150,6 +153,9 @@ pub struct LinkPatch {
     pub max_clicks: Option<Option<u64>>,
     /// New redirect status, or follow the server default again.
     pub redirect_status: Option<Option<u16>>,
+    /// New tags (already checked: sorted, no repeats), replacing the old
+    /// ones; `Some(vec![])` clears them.
+    pub tags: Option<Vec<String>>,
 }
 
 /// Key of a day bucket: slug ‖ 0x00 ‖ day (u32 big-endian).
@@ -220,6 +226,7 @@ struct Inner {
     db: sled::Db,
     links: Links,
     created: CreatedIndex,
+    tags: TagIndex,
     clicks_tree: sled::Tree,
     daily_tree: sled::Tree,
     cache: LinkCache,
@@ -268,6 +275,7 @@ impl Store {
         let meta = db.open_tree("meta")?;
         let links = Links::new(db.open_tree("buckets")?);
         let created = CreatedIndex::new(db.open_tree("created")?);
+        let tags = TagIndex::new(db.open_tree("tags")?);
         let clicks_tree = db.open_tree("clicks")?;
         let daily_tree = db.open_tree("daily")?;
         let sources_tree = db.open_tree("sources")?;
@@ -299,6 +307,7 @@ impl Store {
                 db,
                 links,
                 created,
+                tags,
                 clicks_tree,
                 daily_tree,
                 cache: LinkCache::new(cache_bytes / 2),
@@ -345,6 +354,7 @@ impl Store {
         // without a link, which listing skips, never a link missing from lists.
         let index = entry_key(link.created_at, slug);
         s.created.insert(&index)?;
+        s.tags.insert(&link.tags, link.created_at, slug)?;
         match s.links.insert_new(slug.as_bytes(), &link.encode())? {
             Ok(()) => {
                 s.cache.invalidate(slug);
@@ -354,11 +364,19 @@ impl Store {
                 // The index entry we wrote may be the winner's too: same slug,
                 // same millisecond (or a re-import of the same record). Only
                 // take it back when the stored link does not own it.
-                let winner_owns =
-                    Link::decode(&current).is_ok_and(|w| w.created_at == link.created_at);
-                if !winner_owns {
+                let winner = Link::decode(&current)
+                    .ok()
+                    .filter(|w| w.created_at == link.created_at);
+                if winner.is_none() {
                     s.created.remove(&index)?;
                 }
+                let winner_tags = winner.map(|w| w.tags).unwrap_or_default();
+                let ours: Vec<&String> = link
+                    .tags
+                    .iter()
+                    .filter(|t| !winner_tags.contains(t))
+                    .collect();
+                s.tags.remove(&ours, link.created_at, slug)?;
                 Ok(Err(SlugTaken))
             }
         }
@@ -444,7 +462,47 @@ impl Store {
 
     fn patch_link(&self, slug: &str, patch: &LinkPatch) -> Result<Option<Link>, StoreError> {
         let s = &self.inner;
+        let Some(new_tags) = &patch.tags else {
+            return self
+                .patch_record(slug, patch)
+                .map(|u| u.map(|(link, _)| link));
+        };
+        // Entries for the new tags go in before the record changes, stale
+        // ones come out after (see [`tags`]); the lock keeps two changes of
+        // tags from removing what the other one just wrote.
+        let _tags = s.tags.lock();
+        let Some(before) = s.links.get(slug.as_bytes())? else {
+            return Ok(None);
+        };
+        s.tags.insert(new_tags, before.created_at, slug)?;
+        let Some((link, old)) = self.patch_record(slug, patch)? else {
+            s.tags.remove(new_tags, before.created_at, slug)?;
+            return Ok(None);
+        };
+        if link.created_at != before.created_at {
+            // Deleted and made again between the read and the change: the
+            // entries written above are not this link's.
+            s.tags.remove(new_tags, before.created_at, slug)?;
+            s.tags.insert(new_tags, link.created_at, slug)?;
+        }
+        let stale: Vec<&String> = old.tags.iter().filter(|t| !new_tags.contains(t)).collect();
+        s.tags.remove(&stale, old.created_at, slug)?;
+        Ok(Some(link))
+    }
+
+    /// Applies `patch` to the record alone; the link after and before.
+    fn patch_record(
+        &self,
+        slug: &str,
+        patch: &LinkPatch,
+    ) -> Result<Option<(Link, Link)>, StoreError> {
+        let s = &self.inner;
+        let mut old = None;
         let updated = s.links.update(slug.as_bytes(), |link| {
+            old = Some(link.clone());
+            if let Some(t) = &patch.tags {
+                link.tags = t.clone();
+            }
             if let Some(t) = &patch.target {
                 link.target = t.clone();
             }
@@ -461,7 +519,7 @@ impl Store {
         if updated.is_some() {
             s.cache.invalidate(slug);
         }
-        Ok(updated)
+        Ok(updated.zip(old))
     }
 
     /// Deletes the link of `slug` and all its counters; false if absent.
@@ -481,6 +539,7 @@ impl Store {
         s.cache.invalidate(slug);
         if let Ok(link) = Link::decode(&old) {
             s.created.remove(&entry_key(link.created_at, slug))?;
+            s.tags.remove(&link.tags, link.created_at, slug)?;
         }
         s.counts.forget(slug)?;
         s.sources.forget(slug)?;

@@ -50,6 +50,10 @@ pub struct ExportRecord {
     /// The name of the API key that made the link, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
+    /// The link's tags; omitted when it has none (and in exports from
+    /// before tags), checked on import as the API checks them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -96,6 +100,7 @@ impl Store {
                 max_clicks: link.max_clicks,
                 redirect_status: link.redirect_status,
                 created_by: link.created_by,
+                tags: link.tags,
                 daily,
                 slug,
             })
@@ -198,6 +203,7 @@ fn validate(rec: &ExportRecord, rules: &TargetRules) -> Result<Link, String> {
     {
         return Err(format!("created_by: {by:?} is not a key name"));
     }
+    let tags = crate::tags::normalize(&rec.tags).map_err(|e| format!("tags: {e}"))?;
     Ok(Link {
         target: target.into(),
         created_at,
@@ -206,6 +212,6 @@ fn validate(rec: &ExportRecord, rules: &TargetRules) -> Result<Link, String> {
         redirect_status: rec.redirect_status,
         created_by: rec.created_by.clone(),
         password: None,
-        tags: Vec::new(),
+        tags,
     })
 }
