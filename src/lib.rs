@@ -10,6 +10,7 @@
 //! - [`store`]: the only code that touches sled: links, counters, cache.
 //! - [`slug`]: generating and validating short codes.
 //! - [`target`]: validating long URLs.
+//! - [`password`]: link passwords: Argon2id hashes, made and checked.
 //! - [`qr`]: QR codes of short URLs, as SVG or PNG.
 //! - [`visit`]: what a click says about its visitor: referrer host, bot.
 //! - [`clock`]: times as stored (Unix ms, day numbers) and shown (RFC 3339).
@@ -28,6 +29,7 @@ pub mod config;
 pub mod formats;
 pub mod http;
 pub mod key;
+pub mod password;
 pub mod qr;
 pub mod slug;
 pub mod store;

@@ -210,6 +210,7 @@ impl Columns {
                 referrers: Default::default(),
                 other_referrers: 0,
                 bots: Default::default(),
+                password_hash: None,
             },
             generated_slug: generated,
         })

@@ -41,6 +41,10 @@ pub struct CreateRequest {
     /// Redirect status for this link.
     #[serde(default)]
     pub redirect_status: Option<u16>,
+    /// A password the link asks for before redirecting. [`CreateRequest::check`]
+    /// only checks it; the handler hashes it (slow: off the runtime).
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 /// Body of `PATCH /api/links/{slug}`: absent fields stay, `null` clears.
@@ -59,6 +63,10 @@ pub struct PatchRequest {
     /// New redirect status, or `null` for the server default.
     #[serde(default, deserialize_with = "present")]
     pub redirect_status: Option<Option<u16>>,
+    /// New password, or `null` to remove it. [`PatchRequest::check`] only
+    /// checks a new one (the handler hashes it); it passes on a removal.
+    #[serde(default, deserialize_with = "present")]
+    pub password: Option<Option<String>>,
 }
 
 /// Marks a field that was present in the JSON (even as `null`) as `Some`.
@@ -82,13 +90,15 @@ pub struct NewLink {
 impl CreateRequest {
     /// Checks every field and builds the link, created at `now` (Unix ms).
     /// Fields are checked in the order url, slug, expires_at, max_clicks,
-    /// redirect_status; the first invalid one is reported.
+    /// redirect_status, password; the first invalid one is reported. The
+    /// link has no password yet: the caller hashes [`CreateRequest::password`].
     ///
     /// # Errors
     /// 422 naming the field: a target `rules` refuse, an invalid or reserved
     /// slug, a time that is not RFC 3339, not in the years 0000 to 9999 in
     /// UTC or not after `now`, `max_clicks` 0, or a redirect status other
-    /// than 301, 302, 307, 308.
+    /// than 301, 302, 307, 308, an empty password or one longer than
+    /// [`crate::password::MAX_LEN`] bytes.
     pub fn check(self, rules: &TargetRules, now: i64) -> Result<NewLink, ApiError> {
         let target = check_url(rules, &self.url)?;
         if let Some(s) = &self.slug {
@@ -104,12 +114,17 @@ impl CreateRequest {
             }
             None => None,
         };
+        let max_clicks = self.max_clicks.map(check_max_clicks).transpose()?;
+        let redirect_status = self.redirect_status.map(check_status).transpose()?;
+        if let Some(p) = &self.password {
+            check_password(p)?;
+        }
         let link = Link {
             target,
             created_at: now,
             expires_at,
-            max_clicks: self.max_clicks.map(check_max_clicks).transpose()?,
-            redirect_status: self.redirect_status.map(check_status).transpose()?,
+            max_clicks,
+            redirect_status,
             created_by: None,
             password: None,
             tags: Vec::new(),
@@ -130,8 +145,10 @@ impl PatchRequest {
     /// 422 naming the first invalid field, in the order url, expires_at,
     /// max_clicks, redirect_status: `url` set to `null`, a target `rules`
     /// refuse, a time that is not RFC 3339 or not in the years 0000 to 9999
-    /// in UTC, `max_clicks` 0, or a redirect status other than 301, 302,
-    /// 307, 308.
+    /// in UTC, `max_clicks` 0, a redirect status other than 301, 302,
+    /// 307, 308, or an empty or too long password. A new password leaves
+    /// [`LinkPatch::password`] `None` for the caller to fill with its hash;
+    /// `null` becomes `Some(None)`, the removal.
     pub fn check(self, rules: &TargetRules) -> Result<LinkPatch, ApiError> {
         Ok(LinkPatch {
             target: match &self.url {
@@ -154,6 +171,14 @@ impl PatchRequest {
                 None => None,
                 Some(s) => Some(s.map(check_status).transpose()?),
             },
+            password: match &self.password {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(p)) => {
+                    check_password(p)?;
+                    None
+                }
+            },
         })
     }
 }
@@ -166,6 +191,10 @@ fn check_status(status: u16) -> Result<u16, ApiError> {
             "redirect_status {status} is not one of 301, 302, 307, 308"
         )))
     }
+}
+
+fn check_password(password: &str) -> Result<(), ApiError> {
+    crate::password::check(password).map_err(|e| ApiError::invalid(format!("password: {e}")))
 }
 
 fn check_max_clicks(max: u64) -> Result<u64, ApiError> {
@@ -205,6 +234,9 @@ pub struct LinkJson {
     pub redirect_status: u16,
     /// Clicks so far (stored + pending).
     pub clicks: u64,
+    /// Whether the link asks for a password (never shown: neither it nor
+    /// its hash).
+    pub protected: bool,
 }
 
 impl LinkJson {
@@ -219,6 +251,7 @@ impl LinkJson {
             max_clicks: link.max_clicks,
             redirect_status: link.redirect_status.unwrap_or(app.settings.redirect_status),
             clicks,
+            protected: link.password.is_some(),
         }
     }
 }

@@ -150,6 +150,9 @@ pub struct LinkPatch {
     pub max_clicks: Option<Option<u64>>,
     /// New redirect status, or follow the server default again.
     pub redirect_status: Option<Option<u16>>,
+    /// New password hash (an Argon2id PHC string, never the password), or
+    /// remove the password.
+    pub password: Option<Option<String>>,
 }
 
 /// Key of a day bucket: slug ‖ 0x00 ‖ day (u32 big-endian).
@@ -456,6 +459,9 @@ impl Store {
             }
             if let Some(r) = patch.redirect_status {
                 link.redirect_status = r;
+            }
+            if let Some(p) = &patch.password {
+                link.password = p.clone();
             }
         })?;
         if updated.is_some() {

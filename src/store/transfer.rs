@@ -47,6 +47,11 @@ pub struct ExportRecord {
     /// Bot visits by bot name (not part of `clicks`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bots: BTreeMap<String, u64>,
+    /// The Argon2id hash (PHC string) of the link's password, so a restore
+    /// keeps the protection; omitted when the link has none. Never the
+    /// password itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -92,6 +97,7 @@ impl Store {
                 expires_at: link.expires_at.map(clock::format_ms),
                 max_clicks: link.max_clicks,
                 redirect_status: link.redirect_status,
+                password_hash: link.password,
                 daily,
                 slug,
             })
@@ -187,6 +193,9 @@ fn validate(rec: &ExportRecord, rules: &TargetRules) -> Result<Link, String> {
             "redirect_status: {s} is not one of 301, 302, 307, 308"
         ));
     }
+    if let Some(phc) = &rec.password_hash {
+        crate::password::check_stored(phc).map_err(|e| format!("password_hash: {e}"))?;
+    }
     Ok(Link {
         target: target.into(),
         created_at,
@@ -194,7 +203,7 @@ fn validate(rec: &ExportRecord, rules: &TargetRules) -> Result<Link, String> {
         max_clicks: rec.max_clicks,
         redirect_status: rec.redirect_status,
         created_by: None,
-        password: None,
+        password: rec.password_hash.clone(),
         tags: Vec::new(),
     })
 }
