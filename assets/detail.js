@@ -21,6 +21,10 @@ function fillDetail(link) {
   $('edit-url').value = link.url;
   $('edit-expires').value = rfc3339ToLocal(link.expires_at);
   $('edit-max').value = link.max_clicks === null ? '' : String(link.max_clicks);
+  $('detail-protected').textContent = link.protected ? 'yes: visitors must type it' : 'none';
+  $('edit-password').value = '';
+  $('edit-password-remove').checked = false;
+  $('edit-password-remove').disabled = !link.protected;
   $('edit-saved').textContent = '';
   $('detail-qr').src = qrPath(link.slug, 'svg');
   $('detail-qr').alt = 'QR code of ' + link.short_url;
@@ -67,6 +71,13 @@ async function saveEdit(event) {
       expires_at: localToRfc3339($('edit-expires').value),
       max_clicks: maxClicks($('edit-max')),
     };
+    // Absent keeps the password; the API never shows it, so the field starts empty.
+    const password = $('edit-password').value;
+    if ($('edit-password-remove').checked) {
+      body.password = null;
+    } else if (password !== '') {
+      body.password = password;
+    }
     const link = await api('PATCH', linkPath(slug), body);
     fillDetail(link);
     $('edit-saved').textContent = 'Saved.';

@@ -25,6 +25,10 @@ async function shorten(event) {
     if (max !== null) {
       body.max_clicks = max;
     }
+    const password = $('shorten-password').value;
+    if (password !== '') {
+      body.password = password;
+    }
     const link = await api('POST', '/api/links', body);
     const a = $('shorten-short');
     setSafeHref(a, link.short_url);
@@ -57,7 +61,12 @@ function linkItem(link) {
   a.href = '#link/' + encodeURIComponent(link.slug);
   a.append(el('span', 'link-slug', '/' + link.slug), el('span', 'link-url', link.url));
   a.title = link.url;
-  li.append(a, el('span', 'link-clicks', plural(link.clicks, 'click', 'clicks')));
+  if (link.protected) {
+    li.append(a, el('span', 'link-protected', 'password'));
+  } else {
+    li.append(a);
+  }
+  li.append(el('span', 'link-clicks', plural(link.clicks, 'click', 'clicks')));
   return li;
 }
 
