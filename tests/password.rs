@@ -404,3 +404,38 @@ async fn the_protection_survives_a_restart_and_an_export_and_import() {
         .assert_problem(404);
     s.stop().await;
 }
+
+/// Guesses sent all at once cannot slip past the lockout together: a try
+/// counts from when it starts, not from when its hash check ends.
+#[tokio::test]
+async fn parallel_guesses_get_at_most_five_tries() {
+    let s = start_server().await;
+    s.create(r#"{"url":"https://example.com/z","slug":"rush","password":"right"}"#)
+        .await;
+    let mut tries = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let addr = s.addr;
+        tries.spawn(async move {
+            request(
+                addr,
+                Method::POST,
+                "/rush",
+                &[("content-type", FORM)],
+                Some(b"password=wrong"),
+            )
+            .await
+            .status
+        });
+    }
+    let statuses = tries.join_all().await;
+    let count = |want| statuses.iter().filter(|&&st| st == want).count();
+    assert_eq!(
+        (
+            count(StatusCode::UNAUTHORIZED),
+            count(StatusCode::TOO_MANY_REQUESTS)
+        ),
+        (5, 7),
+        "{statuses:?}"
+    );
+    s.stop().await;
+}

@@ -2,7 +2,9 @@
 //! link from one address, and that pair gets 429 for a while.
 //!
 //! Counted per (slug, address), so a guessing client locks neither other
-//! links nor other clients. Memory is bounded like [`super::guard`]'s: at
+//! links nor other clients. A try counts when it starts ([`PasswordGuard::attempt`])
+//! and is forgiven when it turns out right ([`PasswordGuard::succeeded`]), so
+//! guesses sent in parallel cannot all slip in before the first is judged. Memory is bounded like [`super::guard`]'s: at
 //! most [`MAX_TRACKED`] pairs, expired ones dropped first, then the oldest.
 
 use std::collections::HashMap;
@@ -43,7 +45,7 @@ impl Record {
 #[derive(Default)]
 pub struct PasswordGuard {
     // A std mutex: held for a hash-map operation, never across an `.await`.
-    records: Mutex<HashMap<(Box<str>, IpAddr), Record>>,
+    records: Mutex<HashMap<Key, Record>>,
 }
 
 impl PasswordGuard {
@@ -53,57 +55,27 @@ impl PasswordGuard {
     /// The 429 to answer.
     pub fn check(&self, slug: &str, ip: IpAddr, now: Instant) -> Result<(), ApiError> {
         let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(until) = records
-            .get(&(Box::from(slug), ip))
-            .and_then(|r| r.blocked_until)
-        else {
-            return Ok(());
-        };
-        if now >= until {
-            return Ok(());
-        }
-        let secs = until.duration_since(now).as_secs_f64().ceil().max(1.0) as u64;
-        Err(ApiError {
-            header: Some((RETRY_AFTER, HeaderValue::from(secs))),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("too many wrong passwords for this link; retry in {secs} s"),
-            )
-        })
+        refusal(&records, &(Box::from(slug), ip), now)
+    }
+
+    /// Starts a try of a password for `slug` from `ip` at `now`: counted as
+    /// wrong until [`PasswordGuard::succeeded`] says otherwise. Checked and
+    /// counted under one lock, so parallel tries cannot pass together.
+    ///
+    /// # Errors
+    /// The 429 of [`PasswordGuard::check`]; the try is then not counted.
+    pub fn attempt(&self, slug: &str, ip: IpAddr, now: Instant) -> Result<(), ApiError> {
+        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (Box::from(slug), ip);
+        refusal(&records, &key, now)?;
+        count_failure(&mut records, key, now);
+        Ok(())
     }
 
     /// Records a wrong password for `slug` from `ip` at `now`.
     pub fn failed(&self, slug: &str, ip: IpAddr, now: Instant) {
         let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        let key = (Box::from(slug), ip);
-        if records.len() >= MAX_TRACKED && !records.contains_key(&key) {
-            records.retain(|_, r| !r.expired(now));
-            if records.len() >= MAX_TRACKED {
-                let oldest = records
-                    .iter()
-                    .min_by_key(|(_, r)| r.since)
-                    .map(|(k, _)| k.clone());
-                if let Some(k) = oldest {
-                    records.remove(&k);
-                }
-            }
-        }
-        let record = records.entry(key).or_insert(Record {
-            failures: 0,
-            since: now,
-            blocked_until: None,
-        });
-        if record.expired(now) {
-            *record = Record {
-                failures: 0,
-                since: now,
-                blocked_until: None,
-            };
-        }
-        record.failures += 1;
-        if record.failures >= MAX_FAILURES {
-            record.blocked_until = Some(now + BLOCK);
-        }
+        count_failure(&mut records, (Box::from(slug), ip), now);
     }
 
     /// Forgets the wrong passwords of `ip` for `slug` after a right one.
@@ -118,6 +90,60 @@ impl PasswordGuard {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
+    }
+}
+
+type Key = (Box<str>, IpAddr);
+
+/// The 429 for `key` if it is blocked at `now`.
+fn refusal(records: &HashMap<Key, Record>, key: &Key, now: Instant) -> Result<(), ApiError> {
+    let Some(until) = records.get(key).and_then(|r| r.blocked_until) else {
+        return Ok(());
+    };
+    if now >= until {
+        return Ok(());
+    }
+    let secs = until.duration_since(now).as_secs_f64().ceil().max(1.0) as u64;
+    Err(ApiError {
+        header: Some((RETRY_AFTER, HeaderValue::from(secs))),
+        ..ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many wrong passwords for this link; retry in {secs} s"),
+        )
+    })
+}
+
+/// Counts one wrong password for `key` at `now`, blocking it at the
+/// [`MAX_FAILURES`]th; makes room first when [`MAX_TRACKED`] keys are held.
+fn count_failure(records: &mut HashMap<Key, Record>, key: Key, now: Instant) {
+    if records.len() >= MAX_TRACKED && !records.contains_key(&key) {
+        records.retain(|_, r| !r.expired(now));
+        if records.len() >= MAX_TRACKED {
+            let oldest = records
+                .iter()
+                .min_by_key(|(_, r)| r.since)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                records.remove(&k);
+            }
+        }
+    }
+    let fresh = Record {
+        failures: 0,
+        since: now,
+        blocked_until: None,
+    };
+    let record = records.entry(key).or_insert(fresh);
+    if record.expired(now) {
+        *record = Record {
+            failures: 0,
+            since: now,
+            blocked_until: None,
+        };
+    }
+    record.failures += 1;
+    if record.failures >= MAX_FAILURES {
+        record.blocked_until = Some(now + BLOCK);
     }
 }
 
@@ -153,6 +179,20 @@ mod tests {
         }
         g.failed("s", A, t0 + WINDOW);
         assert!(g.check("s", A, t0 + WINDOW).is_ok());
+    }
+
+    #[test]
+    fn a_right_password_forgives_its_try_and_tries_in_flight_count() {
+        let g = PasswordGuard::default();
+        let t0 = Instant::now();
+        for _ in 0..MAX_FAILURES - 1 {
+            g.attempt("s", A, t0).unwrap();
+        }
+        // The right one, started last, locks while in flight, then forgives.
+        g.attempt("s", A, t0).unwrap();
+        assert!(g.attempt("s", A, t0).is_err());
+        g.succeeded("s", A);
+        assert!(g.attempt("s", A, t0).is_ok());
     }
 
     #[test]

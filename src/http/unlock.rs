@@ -53,6 +53,7 @@ pub async fn unlock(
             "the link '{slug}' has no password: follow it with GET"
         )));
     }
+    // Early, so a locked-out client's body is not even read.
     if let Some(ip) = peer {
         app.lockout.check(&slug, ip, Instant::now())?;
     }
@@ -68,13 +69,14 @@ pub async fn unlock(
             "the link '{slug}' has no password: follow it with GET"
         )));
     };
+    // Counted as wrong from here until it proves right (see `lockout`).
+    if let Some(ip) = peer {
+        app.lockout.attempt(&slug, ip, Instant::now())?;
+    }
     let right = tokio::task::spawn_blocking(move || crate::password::verify(&password, &hash))
         .await
         .map_err(|_| ApiError::from(StoreError::TaskFailed))?;
     if !right {
-        if let Some(ip) = peer {
-            app.lockout.failed(&slug, ip, Instant::now());
-        }
         return Ok(redirect::form(
             StatusCode::UNAUTHORIZED,
             Some("Wrong password."),
