@@ -13,6 +13,18 @@ use argon2::Argon2;
 /// short enough that hashing one costs what hashing any other does.
 pub const MAX_LEN: usize = 1024;
 
+/// A password as a client sent it. Its `Debug` hides it, so a request
+/// logged or shown in a panic message never carries it.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<hidden>)")
+    }
+}
+
 /// Why a password or a stored hash was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PasswordError {
@@ -104,6 +116,24 @@ mod tests {
         assert!(verify("correct horse", &phc));
         assert!(!verify("wrong horse", &phc));
         assert_eq!(check_stored(&phc), Ok(()));
+    }
+
+    #[test]
+    fn debug_hides_the_password_and_the_hash() {
+        let secret: Secret = serde_json::from_str(r#""hunter2""#).unwrap();
+        assert_eq!(secret.0, "hunter2");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+        let link = crate::store::Link {
+            target: "https://example.com/".into(),
+            created_at: 0,
+            expires_at: None,
+            max_clicks: None,
+            redirect_status: None,
+            created_by: None,
+            password: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+            tags: Vec::new(),
+        };
+        assert!(!format!("{link:?}").contains("argon2"), "{link:?}");
     }
 
     #[test]

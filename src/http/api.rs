@@ -63,7 +63,7 @@ pub async fn create(app: Arc<App>, req: Request<Incoming>) -> Reply {
     let password = body.password.clone();
     let NewLink { slug, mut link } = body.check(&app.rules, clock::now_ms())?;
     if let Some(p) = password {
-        link.password = Some(hash_password(p).await?);
+        link.password = Some(hash_password(p.0).await?);
     }
     let slug = match slug {
         Some(s) => match app.store.create(&s, &link)? {
@@ -171,7 +171,7 @@ pub async fn patch(app: Arc<App>, slug: &str, req: Request<Incoming>) -> Reply {
     let password = body.password.clone();
     let mut patch = body.check(&app.rules)?;
     if let Some(Some(p)) = password {
-        patch.password = Some(Some(hash_password(p).await?));
+        patch.password = Some(Some(hash_password(p.0).await?));
     }
     let link = app
         .store

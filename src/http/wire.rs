@@ -44,7 +44,7 @@ pub struct CreateRequest {
     /// A password the link asks for before redirecting. [`CreateRequest::check`]
     /// only checks it; the handler hashes it (slow: off the runtime).
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<crate::password::Secret>,
 }
 
 /// Body of `PATCH /api/links/{slug}`: absent fields stay, `null` clears.
@@ -66,7 +66,7 @@ pub struct PatchRequest {
     /// New password, or `null` to remove it. [`PatchRequest::check`] only
     /// checks a new one (the handler hashes it); it passes on a removal.
     #[serde(default, deserialize_with = "present")]
-    pub password: Option<Option<String>>,
+    pub password: Option<Option<crate::password::Secret>>,
 }
 
 /// Marks a field that was present in the JSON (even as `null`) as `Some`.
@@ -117,7 +117,7 @@ impl CreateRequest {
         let max_clicks = self.max_clicks.map(check_max_clicks).transpose()?;
         let redirect_status = self.redirect_status.map(check_status).transpose()?;
         if let Some(p) = &self.password {
-            check_password(p)?;
+            check_password(&p.0)?;
         }
         let link = Link {
             target,
@@ -175,7 +175,7 @@ impl PatchRequest {
                 None => None,
                 Some(None) => Some(None),
                 Some(Some(p)) => {
-                    check_password(p)?;
+                    check_password(&p.0)?;
                     None
                 }
             },
