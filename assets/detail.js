@@ -24,6 +24,10 @@ function fillDetail(link) {
   $('edit-max').value = link.max_clicks === null ? '' : String(link.max_clicks);
   $('detail-tags').textContent = link.tags.length === 0 ? 'none' : link.tags.join(', ');
   $('edit-tags').value = link.tags.join(' ');
+  $('detail-protected').textContent = link.protected ? 'yes: visitors must type it' : 'none';
+  $('edit-password').value = '';
+  $('edit-password-remove').checked = false;
+  $('edit-password-remove').disabled = !link.protected;
   $('edit-saved').textContent = '';
   $('detail-qr').src = qrPath(link.slug, 'svg');
   $('detail-qr').alt = 'QR code of ' + link.short_url;
@@ -71,6 +75,13 @@ async function saveEdit(event) {
       max_clicks: maxClicks($('edit-max')),
       tags: parseTags($('edit-tags')),
     };
+    // Absent keeps the password; the API never shows it, so the field starts empty.
+    const password = $('edit-password').value;
+    if ($('edit-password-remove').checked) {
+      body.password = null;
+    } else if (password !== '') {
+      body.password = password;
+    }
     const link = await api('PATCH', linkPath(slug), body);
     fillDetail(link);
     $('edit-saved').textContent = 'Saved.';

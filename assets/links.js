@@ -29,6 +29,10 @@ async function shorten(event) {
     if (tags.length > 0) {
       body.tags = tags;
     }
+    const password = $('shorten-password').value;
+    if (password !== '') {
+      body.password = password;
+    }
     const link = await api('POST', '/api/links', body);
     const a = $('shorten-short');
     setSafeHref(a, link.short_url);
@@ -61,7 +65,11 @@ function linkItem(link) {
   a.href = '#link/' + encodeURIComponent(link.slug);
   a.append(el('span', 'link-slug', '/' + link.slug), el('span', 'link-url', link.url));
   a.title = link.url;
-  li.append(a);
+  if (link.protected) {
+    li.append(a, el('span', 'link-protected', 'password'));
+  } else {
+    li.append(a);
+  }
   if (link.tags.length > 0) {
     const tags = el('span', 'link-tags');
     for (const tag of link.tags) {

@@ -12,6 +12,7 @@
 //! - [`slug`]: generating and validating short codes.
 //! - [`target`]: validating long URLs.
 //! - [`tags`]: validating the tags of a link.
+//! - [`password`]: link passwords: Argon2id hashes, made and checked.
 //! - [`qr`]: QR codes of short URLs, as SVG or PNG.
 //! - [`visit`]: what a click says about its visitor: referrer host, bot.
 //! - [`clock`]: times as stored (Unix ms, day numbers) and shown (RFC 3339).
@@ -31,6 +32,7 @@ pub mod formats;
 pub mod http;
 pub mod key;
 pub mod keys;
+pub mod password;
 pub mod qr;
 pub mod slug;
 pub mod store;

@@ -31,8 +31,9 @@ async fn create_returns_201_with_location_and_link_json() {
     assert!(j["expires_at"].is_null() && j["max_clicks"].is_null());
     assert!(j["created_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(j["created_by"], "admin");
+    assert_eq!(j["protected"], false);
     let keys: Vec<_> = j.as_object().unwrap().keys().cloned().collect();
-    assert_eq!(keys.len(), 10, "{keys:?}");
+    assert_eq!(keys.len(), 11, "{keys:?}");
     s.stop().await;
 }
 
@@ -441,7 +442,7 @@ async fn wrong_methods_are_405_with_allow_and_unknown_routes_404() {
         (Method::POST, "/api/links/x", "GET, PATCH, DELETE"),
         (Method::POST, "/api/links/x/stats", "GET"),
         (Method::POST, "/healthz", "GET, HEAD"),
-        (Method::DELETE, "/someslug", "GET, HEAD"),
+        (Method::DELETE, "/someslug", "GET, HEAD, POST"),
     ];
     for (m, p, allow) in cases {
         let r = s.api(m, p, None).await;

@@ -187,7 +187,9 @@ fn cases() -> Vec<Case> {
         (Method::GET, "/api/links/keep1/nothing", None, b"", 404),
         (Method::PUT, "/api/links", JSON, b"{}", 405),
         (Method::POST, "/api/links/keep1", JSON, b"{}", 405),
-        (Method::POST, "/keep1", None, b"", 405),
+        // POST is how a protected link takes its password; keep1 has none.
+        (Method::POST, "/keep1", None, b"", 400),
+        (Method::PUT, "/keep1", None, b"", 405),
         // Bad query parameters.
         (Method::GET, "/api/links?limit=0", None, b"", 400),
         (Method::GET, "/api/links?limit=abc", None, b"", 400),

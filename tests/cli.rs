@@ -365,6 +365,46 @@ fn import_reports_invalid_lines_and_keeps_valid_ones() {
     assert_eq!(record(&records, "last")["daily"]["2026-01-02"], 4);
 }
 
+/// `kurz import` and `kurz export` carry a link's password as its hash;
+/// a `password_hash` that is not Argon2id is reported by line number.
+#[test]
+fn import_and_export_keep_password_hashes_and_refuse_bad_ones() {
+    let sb = Sandbox::new();
+    let hash = kurz::password::hash("s3cret").unwrap();
+    let line = |slug: &str, hash: &str| {
+        format!(
+            r#"{{"slug":"{slug}","url":"https://example.com/{slug}","created_at":"2026-01-02T03:04:05Z","password_hash":"{hash}"}}"#
+        )
+    };
+    let file = sb.path().join("in.jsonl");
+    let text = [
+        line("locked", &hash),
+        line("plainpw", "s3cret"),
+        line("argon2i", &hash.replace("$argon2id$", "$argon2i$")),
+    ]
+    .join("\n");
+    std::fs::write(&file, text + "\n").unwrap();
+    let out = sb.kurz("d", &["import", file.to_str().unwrap()]);
+    let err = out.failed();
+    let reported: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix("line ")?.split_once(':'))
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(reported, ["2", "3"], "{err}");
+    assert!(err.contains("password_hash"), "{err}");
+    assert!(
+        !err.contains("s3cret"),
+        "a password or hash in the report: {err}"
+    );
+    assert_eq!(sb.slugs("d"), ["locked"]);
+    let export = sb.kurz("d", &["export"]);
+    let exported = export.ok();
+    let records = parse_lines(exported);
+    assert_eq!(record(&records, "locked")["password_hash"], hash.as_str());
+    assert!(!exported.contains("s3cret"));
+}
+
 #[test]
 fn admin_commands_refuse_a_data_dir_held_by_the_server() {
     let sb = Sandbox::new();

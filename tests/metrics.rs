@@ -210,7 +210,11 @@ async fn counts_match_what_the_server_was_asked() {
     assert_eq!(s.get("/healthz").await.status, 200);
     assert_eq!(s.get("/").await.status, 200);
     assert_eq!(s.get("/no/such/page").await.status, 404);
+    // POST /{slug} is a protected link's password: a redirect-class answer
+    // (400 here, /a has no password); PUT is no method of /{slug}.
     let r = request(s.addr, Method::POST, "/a", &[], None).await;
+    assert_eq!(r.status, 400);
+    let r = request(s.addr, Method::PUT, "/a", &[], None).await;
     assert_eq!(r.status, 405);
     // YOURLS clients have a class of their own (unsigned: YOURLS's 403).
     let r = s.get("/yourls-api.php?action=version&format=json").await;
@@ -220,6 +224,7 @@ async fn counts_match_what_the_server_was_asked() {
     // GET x4 and HEAD x1 on a link, two unknown slugs.
     assert_eq!(requests(&m, "redirect", 302), 5.0);
     assert_eq!(requests(&m, "redirect", 404), 2.0);
+    assert_eq!(requests(&m, "redirect", 400), 1.0);
     assert_eq!(requests(&m, "api", 201), 3.0);
     assert_eq!(requests(&m, "api", 204), 1.0);
     assert_eq!(requests(&m, "api", 404), 1.0);
@@ -235,7 +240,7 @@ async fn counts_match_what_the_server_was_asked() {
         .filter(|(k, _)| k.starts_with("kurz_http_requests_total{"))
         .map(|(_, v)| v)
         .sum();
-    assert_eq!(total, 19.0, "{m:#?}");
+    assert_eq!(total, 20.0, "{m:#?}");
 
     // The histogram holds every GET and HEAD /{slug}, and is cumulative.
     let count = get(&m, "kurz_redirect_duration_seconds_count");

@@ -262,7 +262,8 @@ fn expected(method: &Method, path: &str, with_key: bool) -> &'static [u16] {
             "metrics" => &[401],
             "" | "healthz" => &[405],
             "api" => &[404],
-            _ if get_or_head => &[404],
+            // POST is a protected link's password: no link, so 404.
+            _ if get_or_head || method == Method::POST => &[404],
             _ => &[405],
         };
     }

@@ -212,6 +212,7 @@ impl Columns {
                 bots: Default::default(),
                 created_by: None,
                 tags: Vec::new(),
+                password_hash: None,
             },
             generated_slug: generated,
         })

@@ -42,11 +42,30 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
+/// The Argon2id hash of a password [`super::wire`] has checked, made off
+/// the runtime's workers (it takes tens of milliseconds on purpose).
+async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || crate::password::hash(&password))
+        .await
+        .map_err(|_| ApiError::from(StoreError::TaskFailed))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot hash a link password");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot hash the password",
+            )
+        })
+}
+
 /// `POST /api/links`, by the key named `by`.
 pub async fn create(app: Arc<App>, req: Request<Incoming>, by: &str) -> Reply {
     let body: CreateRequest = read_json(req).await?;
+    let password = body.password.clone();
     let NewLink { slug, mut link } = body.check(&app.rules, clock::now_ms())?;
     link.created_by = Some(by.to_owned());
+    if let Some(p) = password {
+        link.password = Some(hash_password(p.0).await?);
+    }
     let slug = match slug {
         Some(s) => match app.store.create(&s, &link)? {
             Ok(()) => s,
@@ -156,7 +175,11 @@ pub async fn get(app: Arc<App>, slug: &str) -> Reply {
 /// `PATCH /api/links/{slug}`.
 pub async fn patch(app: Arc<App>, slug: &str, req: Request<Incoming>) -> Reply {
     let body: PatchRequest = read_json(req).await?;
-    let patch = body.check(&app.rules)?;
+    let password = body.password.clone();
+    let mut patch = body.check(&app.rules)?;
+    if let Some(Some(p)) = password {
+        patch.password = Some(Some(hash_password(p.0).await?));
+    }
     let link = app
         .store
         .update(slug, &patch)?

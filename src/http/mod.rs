@@ -1,7 +1,8 @@
 //! The HTTP face of kurz: a hyper 1.x service with its own small router.
 //!
 //! [`server::run`] accepts connections and drives them; every request goes
-//! through [`router::route`], which hands redirects to [`redirect`] and the
+//! through [`router::route`], which hands redirects to [`redirect`] (a
+//! protected link's password to [`unlock`], behind [`lockout`]) and the
 //! management API to [`api`] (the streamed backup to [`export`]) behind
 //! [`auth`] and the brute-force [`guard`], the web page to [`page`],
 //! `/metrics` to [`metrics`], and the YOURLS-compatible API to [`yourls`];
@@ -16,6 +17,7 @@ pub mod error;
 pub mod export;
 pub mod guard;
 pub mod keys;
+pub mod lockout;
 pub mod metrics;
 pub mod openapi;
 pub mod page;
@@ -23,6 +25,7 @@ pub mod redirect;
 pub mod router;
 pub mod server;
 pub mod session;
+pub mod unlock;
 pub mod wire;
 pub mod yourls;
 
@@ -64,6 +67,8 @@ pub struct App {
     pub keys: crate::keys::Keyring,
     /// Wrong keys by client address, for 429s.
     pub guard: guard::AuthGuard,
+    /// Wrong link passwords by (slug, client address), for 429s.
+    pub lockout: lockout::PasswordGuard,
     /// Longest an API request may take, body included, before it is
     /// answered 408 and its connection closed (redirects never wait).
     /// Default [`REQUEST_DEADLINE`].
@@ -101,6 +106,7 @@ impl App {
             key_digest: settings.api_key.clone(),
             keys,
             guard: guard::AuthGuard::default(),
+            lockout: lockout::PasswordGuard::default(),
             request_deadline: REQUEST_DEADLINE,
             limits: conns::Limits::default(),
             sessions: session::Sessions::default(),

@@ -3,15 +3,20 @@
 //! A cache hit costs a hash lookup and two atomic increments (one more for a
 //! click with a `Referer`, counted by host); nothing here writes to sled or
 //! holds a lock across an `.await`. `HEAD` answers the same headers without
-//! counting.
+//! counting. A protected link (one with a password) answers its password
+//! form instead, uncounted and without a trace of its target; the password
+//! itself is checked by [`super::unlock`].
 
-use hyper::header::{HeaderMap, HeaderValue, CACHE_CONTROL, LOCATION, REFERER, USER_AGENT};
+use hyper::header::{
+    HeaderMap, HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION,
+    REFERER, REFERRER_POLICY, USER_AGENT,
+};
 use hyper::{Response, StatusCode};
 
 use super::error::ApiError;
-use super::{App, Body};
+use super::{page, App, Body};
 use crate::clock;
-use crate::store::ClickOutcome;
+use crate::store::{CachedLink, ClickOutcome};
 use crate::visit::Visit;
 
 /// Answers a redirect for `slug`; counts the click when `count` is true,
@@ -32,6 +37,11 @@ pub fn follow(
     }
     let link = app.store.resolve(slug)?.ok_or_else(unknown)?;
     let now = clock::now_ms();
+    if link.protected {
+        // The form is not a click: only the right password is.
+        refused(slug, app.store.peek(slug, &link, now)?)?;
+        return Ok(form(StatusCode::OK, None, count));
+    }
     let outcome = if count {
         let visit = Visit::from_headers(
             headers.get(REFERER).map(HeaderValue::as_bytes),
@@ -41,33 +51,91 @@ pub fn follow(
     } else {
         app.store.peek(slug, &link, now)?
     };
+    refused(slug, outcome)?;
+    let status = link.redirect_status.unwrap_or(app.settings.redirect_status);
+    redirect(
+        slug,
+        &link,
+        StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND),
+    )
+}
+
+/// The 410 of a link that may not be followed (expired, or at its limit).
+///
+/// # Errors
+/// That 410; `Ok` for a click that counted.
+pub fn refused(slug: &str, outcome: ClickOutcome) -> Result<(), ApiError> {
     match outcome {
-        ClickOutcome::Counted => {}
-        ClickOutcome::Expired => {
-            return Err(ApiError::new(
-                StatusCode::GONE,
-                format!("the link '{slug}' has expired"),
-            ))
-        }
-        ClickOutcome::LimitReached => {
-            return Err(ApiError::new(
-                StatusCode::GONE,
-                format!("the link '{slug}' has reached its click limit"),
-            ))
-        }
+        ClickOutcome::Counted => Ok(()),
+        ClickOutcome::Expired => Err(ApiError::new(
+            StatusCode::GONE,
+            format!("the link '{slug}' has expired"),
+        )),
+        ClickOutcome::LimitReached => Err(ApiError::new(
+            StatusCode::GONE,
+            format!("the link '{slug}' has reached its click limit"),
+        )),
     }
+}
+
+/// A `status` redirect to the target of `link`.
+///
+/// # Errors
+/// 500 for a stored target that cannot be a header (logged with the slug).
+pub fn redirect(
+    slug: &str,
+    link: &CachedLink,
+    status: StatusCode,
+) -> Result<Response<Body>, ApiError> {
     let location = HeaderValue::from_maybe_shared(link.location.clone()).map_err(|_| {
         tracing::error!(%slug, "stored target is not a valid Location header");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal storage error")
     })?;
-    let status = link.redirect_status.unwrap_or(app.settings.redirect_status);
     let mut resp = Response::new(Body::default());
-    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
+    *resp.status_mut() = status;
     let headers = resp.headers_mut();
     headers.insert(LOCATION, location);
-    if status == 302 || status == 307 {
+    if status != StatusCode::MOVED_PERMANENTLY && status != StatusCode::PERMANENT_REDIRECT {
         // Temporary redirects must reach us every time to be counted.
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     Ok(resp)
+}
+
+/// The password form of a protected link, answered with `status` and an
+/// optional `message` (already plain text of our own, never user input);
+/// without a body when `with_body` is false (`HEAD`). It posts back to the
+/// same URL, needs no script, and holds nothing of the target.
+pub fn form(status: StatusCode, message: Option<&'static str>, with_body: bool) -> Response<Body> {
+    let mut resp = Response::new(if with_body {
+        let message = message
+            .map(|m| format!("<p class=\"error\" role=\"alert\">{m}</p>\n"))
+            .unwrap_or_default();
+        Body::from(format!(
+            "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <meta name=\"robots\" content=\"noindex\">\n\
+             <title>Password required</title>\n\
+             <link rel=\"stylesheet\" href=\"/assets/app.css\">\n</head>\n<body>\n<main>\n\
+             <h1>Password required</h1>\n<p>This link is protected by a password.</p>\n\
+             {message}<form method=\"post\">\n\
+             <label for=\"password\">Password</label>\n\
+             <input id=\"password\" name=\"password\" type=\"password\" required autofocus \
+             autocomplete=\"current-password\" maxlength=\"{}\">\n\
+             <button type=\"submit\">Open link</button>\n</form>\n</main>\n</body>\n</html>\n",
+            crate::password::MAX_LEN
+        ))
+    } else {
+        Body::default()
+    });
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(page::CSP));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    resp
 }

@@ -4,6 +4,7 @@
 //! `/api/...` needs the key and goes to [`super::api`]; `/healthz` is a small
 //! fixed answer; `/metrics` is [`super::metrics`], behind the key unless
 //! public; `/` and `/assets/...` are the web page, from [`super::page`].
+//! `POST /{slug}` is a protected link's password, [`super::unlock`].
 //! `/yourls-api.php` is the YOURLS-compatible API, [`super::yourls`].
 //! `/api/openapi.json` is the public description of all of them, from
 //! [`super::openapi`], and [`ROUTES`] lists them.
@@ -26,7 +27,7 @@ use hyper::{Method, Request, Response, StatusCode};
 
 use super::error::ApiError;
 use super::metrics::{self, Class};
-use super::{api, auth, export, keys, openapi, page, redirect, session, yourls, App, Body};
+use super::{api, auth, export, keys, openapi, page, redirect, session, unlock, yourls, App, Body};
 use crate::keys::{Caller, Scope};
 
 /// Every route the router serves, as (method, path), a segment that varies
@@ -41,6 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("HEAD", "/"),
     ("GET", "/{slug}"),
     ("HEAD", "/{slug}"),
+    ("POST", "/{slug}"),
     ("GET", "/healthz"),
     ("HEAD", "/healthz"),
     ("GET", "/metrics"),
@@ -207,9 +209,22 @@ fn dispatch(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> (Cl
                 app.metrics.redirect_took(started.elapsed());
                 (Class::Redirect, Step::Done(answer))
             }
+            // A protected link's password form posts here.
+            slug if req.method() == Method::POST => {
+                let (app, slug) = (app.clone(), slug.to_owned());
+                let deadline = app.request_deadline;
+                (
+                    Class::Redirect,
+                    Step::Api(Box::pin(async move {
+                        tokio::time::timeout(deadline, unlock::unlock(app, slug, req, peer))
+                            .await
+                            .unwrap_or_else(|_| Err(too_slow(deadline)))
+                    })),
+                )
+            }
             _ => (
                 Class::Other,
-                Step::Done(Err(ApiError::method_not_allowed("GET, HEAD"))),
+                Step::Done(Err(ApiError::method_not_allowed("GET, HEAD, POST"))),
             ),
         };
     }

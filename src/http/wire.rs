@@ -44,6 +44,10 @@ pub struct CreateRequest {
     /// Tags, any case; `null` or absent for none.
     #[serde(default)]
     pub tags: Option<Vec<String>>,
+    /// A password the link asks for before redirecting. [`CreateRequest::check`]
+    /// only checks it; the handler hashes it (slow: off the runtime).
+    #[serde(default)]
+    pub password: Option<crate::password::Secret>,
 }
 
 /// Body of `PATCH /api/links/{slug}`: absent fields stay, `null` clears.
@@ -65,6 +69,10 @@ pub struct PatchRequest {
     /// New tags replacing the old ones; `null` or `[]` for none.
     #[serde(default, deserialize_with = "present")]
     pub tags: Option<Option<Vec<String>>>,
+    /// New password, or `null` to remove it. [`PatchRequest::check`] only
+    /// checks a new one (the handler hashes it); it passes on a removal.
+    #[serde(default, deserialize_with = "present")]
+    pub password: Option<Option<crate::password::Secret>>,
 }
 
 /// Marks a field that was present in the JSON (even as `null`) as `Some`.
@@ -88,14 +96,17 @@ pub struct NewLink {
 impl CreateRequest {
     /// Checks every field and builds the link, created at `now` (Unix ms).
     /// Fields are checked in the order url, slug, expires_at, max_clicks,
-    /// redirect_status, tags; the first invalid one is reported.
+    /// redirect_status, tags, password; the first invalid one is reported.
+    /// The link has no password yet: the caller hashes
+    /// [`CreateRequest::password`].
     ///
     /// # Errors
     /// 422 naming the field: a target `rules` refuse, an invalid or reserved
     /// slug, a time that is not RFC 3339, not in the years 0000 to 9999 in
     /// UTC or not after `now`, `max_clicks` 0, a redirect status other
     /// than 301, 302, 307, 308, a tag that is not `[a-z0-9-]{1,32}` after
-    /// lower-casing, or more than 16 different tags.
+    /// lower-casing, more than 16 different tags, or an empty password or
+    /// one longer than [`crate::password::MAX_LEN`] bytes.
     pub fn check(self, rules: &TargetRules, now: i64) -> Result<NewLink, ApiError> {
         let target = check_url(rules, &self.url)?;
         if let Some(s) = &self.slug {
@@ -111,12 +122,17 @@ impl CreateRequest {
             }
             None => None,
         };
+        let max_clicks = self.max_clicks.map(check_max_clicks).transpose()?;
+        let redirect_status = self.redirect_status.map(check_status).transpose()?;
+        if let Some(p) = &self.password {
+            check_password(&p.0)?;
+        }
         let link = Link {
             target,
             created_at: now,
             expires_at,
-            max_clicks: self.max_clicks.map(check_max_clicks).transpose()?,
-            redirect_status: self.redirect_status.map(check_status).transpose()?,
+            max_clicks,
+            redirect_status,
             created_by: None,
             password: None,
             tags: check_tags(self.tags.as_deref().unwrap_or_default())?,
@@ -135,10 +151,13 @@ impl PatchRequest {
     ///
     /// # Errors
     /// 422 naming the first invalid field, in the order url, expires_at,
-    /// max_clicks, redirect_status, tags: `url` set to `null`, a target
-    /// `rules` refuse, a time that is not RFC 3339 or not in the years 0000
-    /// to 9999 in UTC, `max_clicks` 0, a redirect status other than 301,
-    /// 302, 307, 308, or tags as [`CreateRequest::check`] refuses them.
+    /// max_clicks, redirect_status, tags, password: `url` set to `null`, a
+    /// target `rules` refuse, a time that is not RFC 3339 or not in the years
+    /// 0000 to 9999 in UTC, `max_clicks` 0, a redirect status other than
+    /// 301, 302, 307, 308, tags as [`CreateRequest::check`] refuses them, or
+    /// an empty or too long password. A new password leaves
+    /// [`LinkPatch::password`] `None` for the caller to fill with its hash;
+    /// `null` becomes `Some(None)`, the removal.
     pub fn check(self, rules: &TargetRules) -> Result<LinkPatch, ApiError> {
         Ok(LinkPatch {
             target: match &self.url {
@@ -165,6 +184,14 @@ impl PatchRequest {
                 None => None,
                 Some(t) => Some(check_tags(t.as_deref().unwrap_or_default())?),
             },
+            password: match &self.password {
+                None => None,
+                Some(None) => Some(None),
+                Some(Some(p)) => {
+                    check_password(&p.0)?;
+                    None
+                }
+            },
         })
     }
 }
@@ -181,6 +208,10 @@ fn check_status(status: u16) -> Result<u16, ApiError> {
 
 fn check_tags(raw: &[String]) -> Result<Vec<String>, ApiError> {
     crate::tags::normalize(raw).map_err(|e| ApiError::invalid(format!("tags: {e}")))
+}
+
+fn check_password(password: &str) -> Result<(), ApiError> {
+    crate::password::check(password).map_err(|e| ApiError::invalid(format!("password: {e}")))
 }
 
 fn check_max_clicks(max: u64) -> Result<u64, ApiError> {
@@ -224,6 +255,9 @@ pub struct LinkJson {
     pub created_by: Option<String>,
     /// Tags, sorted; empty when none.
     pub tags: Vec<String>,
+    /// Whether the link asks for a password (never shown: neither it nor
+    /// its hash).
+    pub protected: bool,
 }
 
 impl LinkJson {
@@ -240,6 +274,7 @@ impl LinkJson {
             clicks,
             created_by: link.created_by.clone(),
             tags: link.tags.clone(),
+            protected: link.password.is_some(),
         }
     }
 }

@@ -28,6 +28,9 @@ pub struct CachedLink {
     pub max_clicks: Option<u64>,
     /// See [`Link::redirect_status`].
     pub redirect_status: Option<u16>,
+    /// Whether the link has a password: the redirect then asks for it
+    /// instead of answering the target. The hash itself is not kept here.
+    pub protected: bool,
 }
 
 impl CachedLink {
@@ -43,6 +46,7 @@ impl CachedLink {
             expires_at: link.expires_at,
             max_clicks: link.max_clicks,
             redirect_status: link.redirect_status,
+            protected: link.password.is_some(),
         }
     }
 }

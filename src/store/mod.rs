@@ -156,6 +156,9 @@ pub struct LinkPatch {
     /// New tags (already checked: sorted, no repeats), replacing the old
     /// ones; `Some(vec![])` clears them.
     pub tags: Option<Vec<String>>,
+    /// New password hash (an Argon2id PHC string, never the password), or
+    /// remove the password.
+    pub password: Option<Option<String>>,
 }
 
 /// Key of a day bucket: slug ‖ 0x00 ‖ day (u32 big-endian).
@@ -514,6 +517,9 @@ impl Store {
             }
             if let Some(r) = patch.redirect_status {
                 link.redirect_status = r;
+            }
+            if let Some(p) = &patch.password {
+                link.password = p.clone();
             }
         })?;
         if updated.is_some() {

@@ -20,8 +20,9 @@ const VERSION_2: u8 = 2;
 /// corrupted length from turning into a huge allocation.
 const MAX_RECORD: usize = 16 * 1024;
 
-/// One short link as stored in the `links` tree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One short link as stored in the `links` tree. Its `Debug` leaves the
+/// password hash out, so no log line or panic message can carry it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
     /// The normalized target URL (ASCII, as the `url` crate serializes it).
     pub target: String,
@@ -41,6 +42,21 @@ pub struct Link {
     pub password: Option<String>,
     /// The link's tags, sorted, without repeats.
     pub tags: Vec<String>,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("target", &self.target)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("max_clicks", &self.max_clicks)
+            .field("redirect_status", &self.redirect_status)
+            .field("created_by", &self.created_by)
+            .field("password", &self.password.as_ref().map(|_| "<hash>"))
+            .field("tags", &self.tags)
+            .finish()
+    }
 }
 
 /// A version 1 record, as kurz wrote it before version 2.

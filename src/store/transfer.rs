@@ -54,6 +54,11 @@ pub struct ExportRecord {
     /// before tags), checked on import as the API checks them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// The Argon2id hash (PHC string) of the link's password, so a restore
+    /// keeps the protection; omitted when the link has none. Never the
+    /// password itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -101,6 +106,7 @@ impl Store {
                 redirect_status: link.redirect_status,
                 created_by: link.created_by,
                 tags: link.tags,
+                password_hash: link.password,
                 daily,
                 slug,
             })
@@ -204,6 +210,9 @@ fn validate(rec: &ExportRecord, rules: &TargetRules) -> Result<Link, String> {
         return Err(format!("created_by: {by:?} is not a key name"));
     }
     let tags = crate::tags::normalize(&rec.tags).map_err(|e| format!("tags: {e}"))?;
+    if let Some(phc) = &rec.password_hash {
+        crate::password::check_stored(phc).map_err(|e| format!("password_hash: {e}"))?;
+    }
     Ok(Link {
         target: target.into(),
         created_at,
@@ -211,7 +220,7 @@ fn validate(rec: &ExportRecord, rules: &TargetRules) -> Result<Link, String> {
         max_clicks: rec.max_clicks,
         redirect_status: rec.redirect_status,
         created_by: rec.created_by.clone(),
-        password: None,
+        password: rec.password_hash.clone(),
         tags,
     })
 }

@@ -1,0 +1,155 @@
+//! Link passwords: Argon2id hashing, checking, and recognizing a stored hash.
+//!
+//! A protected link keeps only the PHC string of its password's Argon2id
+//! hash (the `argon2` crate's defaults: m=19456 KiB, t=2, p=1, a random
+//! 16-byte salt). Hashing and checking cost tens of milliseconds on purpose:
+//! callers on the async runtime run them with `spawn_blocking`.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+
+/// Longest password accepted, in bytes: enough for any passphrase, and
+/// short enough that hashing one costs what hashing any other does.
+pub const MAX_LEN: usize = 1024;
+
+/// A password as a client sent it. Its `Debug` hides it, so a request
+/// logged or shown in a panic message never carries it.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<hidden>)")
+    }
+}
+
+/// Why a password or a stored hash was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PasswordError {
+    /// The password is the empty string.
+    #[error("must not be empty")]
+    Empty,
+    /// The password is longer than [`MAX_LEN`] bytes.
+    #[error("must be at most {MAX_LEN} bytes")]
+    TooLong,
+    /// A stored hash is not an Argon2id PHC string.
+    #[error("is not an Argon2id PHC string ($argon2id$v=19$...)")]
+    NotArgon2id,
+    /// The hasher failed (no randomness for a salt, or bad parameters).
+    #[error("cannot be hashed")]
+    Hashing,
+}
+
+/// Checks that `password` may be set on a link.
+///
+/// # Errors
+/// [`PasswordError::Empty`] or [`PasswordError::TooLong`].
+pub fn check(password: &str) -> Result<(), PasswordError> {
+    if password.is_empty() {
+        return Err(PasswordError::Empty);
+    }
+    if password.len() > MAX_LEN {
+        return Err(PasswordError::TooLong);
+    }
+    Ok(())
+}
+
+/// The Argon2id PHC string of `password`, with a fresh random salt.
+/// Slow by design: run it off the async runtime.
+///
+/// # Errors
+/// What [`check`] refuses, and [`PasswordError::Hashing`].
+pub fn hash(password: &str) -> Result<String, PasswordError> {
+    check(password)?;
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| PasswordError::Hashing)
+}
+
+/// Whether `password` matches the stored PHC string `phc`. A damaged hash
+/// matches nothing. Slow by design: run it off the async runtime.
+pub fn verify(password: &str, phc: &str) -> bool {
+    if password.len() > MAX_LEN {
+        return false;
+    }
+    match PasswordHash::new(phc) {
+        Ok(parsed) if is_argon2id(&parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        _ => false,
+    }
+}
+
+/// Checks that `phc`, from an import, is a well-formed Argon2id PHC string
+/// with a salt and a hash.
+///
+/// # Errors
+/// [`PasswordError::NotArgon2id`].
+pub fn check_stored(phc: &str) -> Result<(), PasswordError> {
+    let parsed = PasswordHash::new(phc).map_err(|_| PasswordError::NotArgon2id)?;
+    if !is_argon2id(&parsed) || parsed.salt.is_none() || parsed.hash.is_none() {
+        return Err(PasswordError::NotArgon2id);
+    }
+    // Parameters the hasher would refuse (m=0, t=0, ...) make a link no
+    // password can ever open.
+    argon2::Params::try_from(&parsed).map_err(|_| PasswordError::NotArgon2id)?;
+    Ok(())
+}
+
+fn is_argon2id(parsed: &PasswordHash<'_>) -> bool {
+    parsed.algorithm == argon2::Algorithm::Argon2id.ident()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hash_verifies_its_password_only() {
+        let phc = hash("correct horse").unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(!phc.contains("correct horse"));
+        assert!(verify("correct horse", &phc));
+        assert!(!verify("wrong horse", &phc));
+        assert_eq!(check_stored(&phc), Ok(()));
+    }
+
+    #[test]
+    fn debug_hides_the_password_and_the_hash() {
+        let secret: Secret = serde_json::from_str(r#""hunter2""#).unwrap();
+        assert_eq!(secret.0, "hunter2");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+        let link = crate::store::Link {
+            target: "https://example.com/".into(),
+            created_at: 0,
+            expires_at: None,
+            max_clicks: None,
+            redirect_status: None,
+            created_by: None,
+            password: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+            tags: Vec::new(),
+        };
+        assert!(!format!("{link:?}").contains("argon2"), "{link:?}");
+    }
+
+    #[test]
+    fn bad_passwords_and_hashes_are_refused() {
+        assert_eq!(hash(""), Err(PasswordError::Empty));
+        assert_eq!(hash(&"x".repeat(MAX_LEN + 1)), Err(PasswordError::TooLong));
+        assert!(check("x".repeat(MAX_LEN).as_str()).is_ok());
+        for bad in [
+            "",
+            "secret",
+            "$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0",
+            "$argon2id$v=19$m=0,t=0,p=0$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+        ] {
+            assert_eq!(check_stored(bad), Err(PasswordError::NotArgon2id), "{bad}");
+            assert!(!verify("secret", bad));
+        }
+    }
+}
