@@ -530,3 +530,72 @@ async fn an_admin_manages_keys_and_a_read_key_sees_none() {
     .await;
     assert_eq!(r.status.as_u16(), 401);
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn a_protected_link_asks_for_its_password_then_sends_the_browser_on() {
+    let s = start_server().await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = browser(profile.path()).await;
+    // Another origin, where nothing answers: the browser's arrival there is
+    // what counts, not a page.
+    let target = format!("http://127.0.0.1:{}/landed", free_port());
+    let body = format!(
+        r#"{{"url":"{target}","slug":"locked","password":"open sesame","redirect_status":308}}"#
+    );
+    s.create(&body).await;
+
+    c.goto(&format!("http://{}/locked", s.addr)).await.unwrap();
+    shown(&c, "#password")
+        .await
+        .send_keys("wrong")
+        .await
+        .unwrap();
+    click(&c, "button[type=submit]").await;
+    let alert = shown(&c, "[role=alert]").await.text().await.unwrap();
+    assert!(!alert.is_empty());
+    let page = c.source().await.unwrap();
+    assert!(
+        !page.contains("landed"),
+        "the form shows the target: {page}"
+    );
+    let clicks = |j: serde_json::Value| j["clicks"].as_u64().unwrap();
+    assert_eq!(
+        clicks(s.api(Method::GET, "/api/links/locked", None).await.json()),
+        0
+    );
+
+    shown(&c, "#password")
+        .await
+        .send_keys("open sesame")
+        .await
+        .unwrap();
+    click(&c, "button[type=submit]").await;
+    let started = std::time::Instant::now();
+    loop {
+        let now = c.current_url().await.unwrap();
+        if now.as_str() == target {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "the browser stayed at {now}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Counted once the server has stored its round of counts: headless
+    // Chrome says so in its User-Agent, so it is a bot visit, not a click.
+    let started = std::time::Instant::now();
+    loop {
+        let st = s
+            .api(Method::GET, "/api/links/locked/stats", None)
+            .await
+            .json();
+        let seen = st["clicks"].as_u64().unwrap() + st["bots"]["visits"].as_u64().unwrap();
+        if seen == 1 {
+            break;
+        }
+        assert!(
+            seen == 0 && started.elapsed() < WAIT,
+            "counted {seen}: {st}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

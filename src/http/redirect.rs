@@ -14,7 +14,7 @@ use hyper::header::{
 use hyper::{Response, StatusCode};
 
 use super::error::ApiError;
-use super::{page, App, Body};
+use super::{App, Body};
 use crate::clock;
 use crate::store::{CachedLink, ClickOutcome};
 use crate::visit::Visit;
@@ -102,6 +102,14 @@ pub fn redirect(
     Ok(resp)
 }
 
+/// The web page's policy, but for where the form may lead: browsers apply
+/// `form-action` to the redirects that follow a submission too, so the
+/// page's `'self'` would stop the 303 to the target (another origin) after
+/// a right password. Targets are http or https URLs, so those are allowed.
+pub const FORM_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+img-src 'self' data: blob:; connect-src 'self'; form-action 'self' http: https:; \
+frame-ancestors 'none'; base-uri 'none'";
+
 /// The password form of a protected link, answered with `status` and an
 /// optional `message` (already plain text of our own, never user input);
 /// without a body when `with_body` is false (`HEAD`). It posts back to the
@@ -134,7 +142,7 @@ pub fn form(status: StatusCode, message: Option<&'static str>, with_body: bool) 
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(page::CSP));
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(FORM_CSP));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     resp
