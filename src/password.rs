@@ -2,12 +2,46 @@
 //!
 //! A protected link keeps only the PHC string of its password's Argon2id
 //! hash (the `argon2` crate's defaults: m=19456 KiB, t=2, p=1, a random
-//! 16-byte salt). Hashing and checking cost tens of milliseconds on purpose:
-//! callers on the async runtime run them with `spawn_blocking`.
+//! 16-byte salt). Hashing and checking cost tens of milliseconds and
+//! 19 MiB of memory each on purpose: callers on the async runtime run them
+//! through [`Slots`], on blocking threads, a few at a time.
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+
+/// Bounds how many hashes are made or checked at once. Each takes 19 MiB
+/// for its run, and tokio's blocking pool would run hundreds side by side:
+/// a flood of password posts (to as many links, from as many addresses as
+/// the lockout allows) would then cost gigabytes. Past the bound, requests
+/// wait their turn, within the request deadline.
+#[derive(Debug)]
+pub struct Slots(tokio::sync::Semaphore);
+
+impl Default for Slots {
+    /// One slot per CPU core: more would not finish sooner.
+    fn default() -> Self {
+        Slots::new(std::thread::available_parallelism().map_or(2, usize::from))
+    }
+}
+
+impl Slots {
+    /// Slots for `n` computations at once.
+    pub fn new(n: usize) -> Self {
+        Slots(tokio::sync::Semaphore::new(n.max(1)))
+    }
+
+    /// Runs `work` on a blocking thread once a slot is free; `None` if the
+    /// work panicked.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        // The semaphore is never closed, so acquiring only waits.
+        let _slot = self.0.acquire().await.ok()?;
+        tokio::task::spawn_blocking(work).await.ok()
+    }
+}
 
 /// Longest password accepted, in bytes: enough for any passphrase, and
 /// short enough that hashing one costs what hashing any other does.
@@ -107,6 +141,34 @@ fn is_argon2id(parsed: &PasswordHash<'_>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slots_bound_how_many_run_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let slots = Arc::new(Slots::new(2));
+        let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (slots, now, most) = (slots.clone(), now.clone(), most.clone());
+            tasks.push(tokio::spawn(async move {
+                slots
+                    .run(move || {
+                        let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(n, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        now.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .await
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), Some(()));
+        }
+        // Without the bound all 8 would overlap (the pool has threads for them).
+        let most = most.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&most), "{most} at once");
+    }
 
     #[test]
     fn a_hash_verifies_its_password_only() {

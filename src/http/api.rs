@@ -44,10 +44,11 @@ async fn blocking<T: Send + 'static>(
 
 /// The Argon2id hash of a password [`super::wire`] has checked, made off
 /// the runtime's workers (it takes tens of milliseconds on purpose).
-async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || crate::password::hash(&password))
+async fn hash_password(app: &App, password: String) -> Result<String, ApiError> {
+    app.argon2
+        .run(move || crate::password::hash(&password))
         .await
-        .map_err(|_| ApiError::from(StoreError::TaskFailed))?
+        .ok_or(ApiError::from(StoreError::TaskFailed))?
         .map_err(|e| {
             tracing::error!(error = %e, "cannot hash a link password");
             ApiError::new(
@@ -64,7 +65,7 @@ pub async fn create(app: Arc<App>, req: Request<Incoming>, by: &str) -> Reply {
     let NewLink { slug, mut link } = body.check(&app.rules, clock::now_ms())?;
     link.created_by = Some(by.to_owned());
     if let Some(p) = password {
-        link.password = Some(hash_password(p.0).await?);
+        link.password = Some(hash_password(&app, p.0).await?);
     }
     let slug = match slug {
         Some(s) => match app.store.create(&s, &link)? {
@@ -178,7 +179,7 @@ pub async fn patch(app: Arc<App>, slug: &str, req: Request<Incoming>) -> Reply {
     let password = body.password.clone();
     let mut patch = body.check(&app.rules)?;
     if let Some(Some(p)) = password {
-        patch.password = Some(Some(hash_password(p.0).await?));
+        patch.password = Some(Some(hash_password(&app, p.0).await?));
     }
     let link = app
         .store

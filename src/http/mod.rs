@@ -69,6 +69,8 @@ pub struct App {
     pub guard: guard::AuthGuard,
     /// Wrong link passwords by (slug, client address), for 429s.
     pub lockout: lockout::PasswordGuard,
+    /// Turns for Argon2id work (hashing and checking link passwords).
+    pub argon2: crate::password::Slots,
     /// Longest an API request may take, body included, before it is
     /// answered 408 and its connection closed (redirects never wait).
     /// Default [`REQUEST_DEADLINE`].
@@ -107,6 +109,7 @@ impl App {
             keys,
             guard: guard::AuthGuard::default(),
             lockout: lockout::PasswordGuard::default(),
+            argon2: crate::password::Slots::default(),
             request_deadline: REQUEST_DEADLINE,
             limits: conns::Limits::default(),
             sessions: session::Sessions::default(),

@@ -73,9 +73,11 @@ pub async fn unlock(
     if let Some(ip) = peer {
         app.lockout.attempt(&slug, ip, Instant::now())?;
     }
-    let right = tokio::task::spawn_blocking(move || crate::password::verify(&password, &hash))
+    let right = app
+        .argon2
+        .run(move || crate::password::verify(&password, &hash))
         .await
-        .map_err(|_| ApiError::from(StoreError::TaskFailed))?;
+        .ok_or(ApiError::from(StoreError::TaskFailed))?;
     if !right {
         return Ok(redirect::form(
             StatusCode::UNAUTHORIZED,
