@@ -3,20 +3,18 @@
 //!
 //! Only `/api/` consults it; redirects never do, so a guessing client slows
 //! down no one's links. Memory is bounded: at most [`MAX_TRACKED`] addresses
-//! are remembered, and when that many are, the ones whose record has expired
-//! are dropped first, then the oldest. Behind a reverse proxy every client
-//! shares the proxy's address, so there a guessing client locks the API for
-//! everyone until the block ends; the key stays safe either way.
+//! are remembered (see [`super::failures`]). Behind a reverse proxy every
+//! client shares the proxy's address, so there a guessing client locks the
+//! API for everyone until the block ends; the key stays safe either way.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::StatusCode;
 
 use super::error::ApiError;
+use super::failures::{Failures, Limits};
 
 /// Wrong keys one address may send within [`WINDOW`] before it is blocked.
 pub const MAX_FAILURES: u32 = 10;
@@ -27,26 +25,18 @@ pub const BLOCK: Duration = Duration::from_secs(60);
 /// Most addresses remembered at once.
 pub const MAX_TRACKED: usize = 10_000;
 
-struct Record {
-    failures: u32,
-    since: Instant,
-    blocked_until: Option<Instant>,
-}
-
-impl Record {
-    fn expired(&self, now: Instant) -> bool {
-        match self.blocked_until {
-            Some(until) => now >= until,
-            None => now.duration_since(self.since) >= WINDOW,
-        }
-    }
-}
-
 /// Failed API key checks by client address.
-#[derive(Default)]
-pub struct AuthGuard {
-    // A std mutex: held for a hash-map operation, never across an `.await`.
-    records: Mutex<HashMap<IpAddr, Record>>,
+pub struct AuthGuard(Failures<IpAddr>);
+
+impl Default for AuthGuard {
+    fn default() -> Self {
+        AuthGuard(Failures::new(Limits {
+            max: MAX_FAILURES,
+            window: WINDOW,
+            block: BLOCK,
+            tracked: MAX_TRACKED,
+        }))
+    }
 }
 
 impl AuthGuard {
@@ -55,50 +45,21 @@ impl AuthGuard {
     /// # Errors
     /// The 429 to answer.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), ApiError> {
-        let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(until) = records.get(&ip).and_then(|r| r.blocked_until) else {
-            return Ok(());
-        };
-        if now >= until {
-            return Ok(());
+        match self.0.blocked(&ip, now) {
+            None => Ok(()),
+            Some(secs) => Err(ApiError {
+                header: Some((RETRY_AFTER, HeaderValue::from(secs))),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("too many wrong API keys from this address; retry in {secs} s"),
+                )
+            }),
         }
-        let secs = until.duration_since(now).as_secs_f64().ceil().max(1.0) as u64;
-        Err(ApiError {
-            header: Some((RETRY_AFTER, HeaderValue::from(secs))),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("too many wrong API keys from this address; retry in {secs} s"),
-            )
-        })
     }
 
     /// Records a wrong key from `ip` at `now`.
     pub fn failed(&self, ip: IpAddr, now: Instant) {
-        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        if records.len() >= MAX_TRACKED && !records.contains_key(&ip) {
-            records.retain(|_, r| !r.expired(now));
-            if records.len() >= MAX_TRACKED {
-                if let Some(oldest) = records.iter().min_by_key(|(_, r)| r.since).map(|(k, _)| *k) {
-                    records.remove(&oldest);
-                }
-            }
-        }
-        let r = records.entry(ip).or_insert(Record {
-            failures: 0,
-            since: now,
-            blocked_until: None,
-        });
-        if r.expired(now) {
-            *r = Record {
-                failures: 0,
-                since: now,
-                blocked_until: None,
-            };
-        }
-        r.failures += 1;
-        if r.failures >= MAX_FAILURES {
-            r.blocked_until = Some(now + BLOCK);
-        }
+        self.0.failed(ip, now);
     }
 }
 
@@ -146,6 +107,6 @@ mod tests {
         for i in 0..MAX_TRACKED as u32 + 10 {
             g.failed(IpAddr::V4(i.into()), t0);
         }
-        assert!(g.records.lock().unwrap().len() <= MAX_TRACKED);
+        assert!(g.0.tracked() <= MAX_TRACKED);
     }
 }

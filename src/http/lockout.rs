@@ -2,20 +2,20 @@
 //! link from one address, and that pair gets 429 for a while.
 //!
 //! Counted per (slug, address), so a guessing client locks neither other
-//! links nor other clients. A try counts when it starts ([`PasswordGuard::attempt`])
-//! and is forgiven when it turns out right ([`PasswordGuard::succeeded`]), so
-//! guesses sent in parallel cannot all slip in before the first is judged. Memory is bounded like [`super::guard`]'s: at
-//! most [`MAX_TRACKED`] pairs, expired ones dropped first, then the oldest.
+//! links nor other clients. A try counts when it starts
+//! ([`PasswordGuard::attempt`]) and is forgiven when it turns out right
+//! ([`PasswordGuard::succeeded`]), so guesses sent in parallel cannot all
+//! slip in before the first is judged. Memory is bounded as
+//! [`super::failures`] bounds it: at most [`MAX_TRACKED`] pairs.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::StatusCode;
 
 use super::error::ApiError;
+use super::failures::{Failures, Limits};
 
 /// Wrong passwords one address may send for one link within [`WINDOW`].
 pub const MAX_FAILURES: u32 = 5;
@@ -26,26 +26,31 @@ pub const BLOCK: Duration = Duration::from_secs(60);
 /// Most (link, address) pairs remembered at once.
 pub const MAX_TRACKED: usize = 10_000;
 
-struct Record {
-    failures: u32,
-    since: Instant,
-    blocked_until: Option<Instant>,
-}
+type Key = (Box<str>, IpAddr);
 
-impl Record {
-    fn expired(&self, now: Instant) -> bool {
-        match self.blocked_until {
-            Some(until) => now >= until,
-            None => now.duration_since(self.since) >= WINDOW,
-        }
+/// Wrong link passwords by (slug, client address).
+pub struct PasswordGuard(Failures<Key>);
+
+impl Default for PasswordGuard {
+    fn default() -> Self {
+        PasswordGuard(Failures::new(Limits {
+            max: MAX_FAILURES,
+            window: WINDOW,
+            block: BLOCK,
+            tracked: MAX_TRACKED,
+        }))
     }
 }
 
-/// Wrong link passwords by (slug, client address).
-#[derive(Default)]
-pub struct PasswordGuard {
-    // A std mutex: held for a hash-map operation, never across an `.await`.
-    records: Mutex<HashMap<Key, Record>>,
+/// The 429 for a pair locked out for `secs` more seconds.
+fn refusal(secs: u64) -> ApiError {
+    ApiError {
+        header: Some((RETRY_AFTER, HeaderValue::from(secs))),
+        ..ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many wrong passwords for this link; retry in {secs} s"),
+        )
+    }
 }
 
 impl PasswordGuard {
@@ -54,96 +59,33 @@ impl PasswordGuard {
     /// # Errors
     /// The 429 to answer.
     pub fn check(&self, slug: &str, ip: IpAddr, now: Instant) -> Result<(), ApiError> {
-        let records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        refusal(&records, &(Box::from(slug), ip), now)
+        self.0
+            .blocked(&(Box::from(slug), ip), now)
+            .map_or(Ok(()), |secs| Err(refusal(secs)))
     }
 
     /// Starts a try of a password for `slug` from `ip` at `now`: counted as
-    /// wrong until [`PasswordGuard::succeeded`] says otherwise. Checked and
-    /// counted under one lock, so parallel tries cannot pass together.
+    /// wrong until [`PasswordGuard::succeeded`] says otherwise.
     ///
     /// # Errors
     /// The 429 of [`PasswordGuard::check`]; the try is then not counted.
     pub fn attempt(&self, slug: &str, ip: IpAddr, now: Instant) -> Result<(), ApiError> {
-        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        let key = (Box::from(slug), ip);
-        refusal(&records, &key, now)?;
-        count_failure(&mut records, key, now);
-        Ok(())
+        self.0.attempt((Box::from(slug), ip), now).map_err(refusal)
     }
 
     /// Records a wrong password for `slug` from `ip` at `now`.
     pub fn failed(&self, slug: &str, ip: IpAddr, now: Instant) {
-        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        count_failure(&mut records, (Box::from(slug), ip), now);
+        self.0.failed((Box::from(slug), ip), now);
     }
 
     /// Forgets the wrong passwords of `ip` for `slug` after a right one.
     pub fn succeeded(&self, slug: &str, ip: IpAddr) {
-        let mut records = self.records.lock().unwrap_or_else(PoisonError::into_inner);
-        records.remove(&(Box::from(slug), ip));
+        self.0.forgive(&(Box::from(slug), ip));
     }
 
     /// How many pairs are remembered (for tests of the bound).
     pub fn tracked(&self) -> usize {
-        self.records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-}
-
-type Key = (Box<str>, IpAddr);
-
-/// The 429 for `key` if it is blocked at `now`.
-fn refusal(records: &HashMap<Key, Record>, key: &Key, now: Instant) -> Result<(), ApiError> {
-    let Some(until) = records.get(key).and_then(|r| r.blocked_until) else {
-        return Ok(());
-    };
-    if now >= until {
-        return Ok(());
-    }
-    let secs = until.duration_since(now).as_secs_f64().ceil().max(1.0) as u64;
-    Err(ApiError {
-        header: Some((RETRY_AFTER, HeaderValue::from(secs))),
-        ..ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("too many wrong passwords for this link; retry in {secs} s"),
-        )
-    })
-}
-
-/// Counts one wrong password for `key` at `now`, blocking it at the
-/// [`MAX_FAILURES`]th; makes room first when [`MAX_TRACKED`] keys are held.
-fn count_failure(records: &mut HashMap<Key, Record>, key: Key, now: Instant) {
-    if records.len() >= MAX_TRACKED && !records.contains_key(&key) {
-        records.retain(|_, r| !r.expired(now));
-        if records.len() >= MAX_TRACKED {
-            let oldest = records
-                .iter()
-                .min_by_key(|(_, r)| r.since)
-                .map(|(k, _)| k.clone());
-            if let Some(k) = oldest {
-                records.remove(&k);
-            }
-        }
-    }
-    let fresh = Record {
-        failures: 0,
-        since: now,
-        blocked_until: None,
-    };
-    let record = records.entry(key).or_insert(fresh);
-    if record.expired(now) {
-        *record = Record {
-            failures: 0,
-            since: now,
-            blocked_until: None,
-        };
-    }
-    record.failures += 1;
-    if record.failures >= MAX_FAILURES {
-        record.blocked_until = Some(now + BLOCK);
+        self.0.tracked()
     }
 }
 

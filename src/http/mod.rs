@@ -15,6 +15,7 @@ pub mod body;
 pub mod conns;
 pub mod error;
 pub mod export;
+pub mod failures;
 pub mod guard;
 pub mod keys;
 pub mod lockout;
