@@ -48,7 +48,7 @@ async fn hash_password(app: &App, password: String) -> Result<String, ApiError> 
     app.argon2
         .run(move || crate::password::hash(&password))
         .await
-        .ok_or(ApiError::from(StoreError::TaskFailed))?
+        .ok_or_else(|| ApiError::from(StoreError::TaskFailed))?
         .map_err(|e| {
             tracing::error!(error = %e, "cannot hash a link password");
             ApiError::new(

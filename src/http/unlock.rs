@@ -77,7 +77,7 @@ pub async fn unlock(
         .argon2
         .run(move || crate::password::verify(&password, &hash))
         .await
-        .ok_or(ApiError::from(StoreError::TaskFailed))?;
+        .ok_or_else(|| ApiError::from(StoreError::TaskFailed))?;
     if !right {
         return Ok(redirect::form(
             StatusCode::UNAUTHORIZED,
