@@ -87,7 +87,7 @@ pub fn redirect(
     link: &CachedLink,
     status: StatusCode,
 ) -> Result<Response<Body>, ApiError> {
-    let location = HeaderValue::from_maybe_shared(link.location.clone()).map_err(|_| {
+    let location = link.location.clone().ok_or_else(|| {
         tracing::error!(%slug, "stored target is not a valid Location header");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal storage error")
     })?;

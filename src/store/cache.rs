@@ -1,7 +1,8 @@
 //! The bounded in-memory link cache in front of the `links` tree.
 //!
 //! A redirect that hits the cache costs a hash lookup: the record is already
-//! decoded and the `Location` bytes already built. The cache is bounded by
+//! decoded, the `Location` header already built and checked, and the link's
+//! click counter at hand. The cache is bounded by
 //! bytes (part of `--cache-mb`) and evicts with quick_cache's CLOCK-Pro.
 //! Updates and deletes invalidate through a generation counter so a lookup
 //! that raced with a change can never leave the old record cached.
@@ -10,18 +11,23 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use hyper::header::HeaderValue;
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 
+use super::clicks::Tally;
 use super::record::Link;
 
 /// What the redirect path needs of a link, ready to serve. Holds the target
-/// once (as shared bytes that become the `Location` header without a copy),
-/// so more links fit in the cache's byte budget.
+/// once, as the `Location` header itself, so more links fit in the cache's
+/// byte budget and a redirect checks no bytes.
 #[derive(Debug)]
 pub struct CachedLink {
-    /// The target, ready to become a `Location` header.
-    pub location: Bytes,
+    /// The target as a `Location` header; `None` if the stored target
+    /// cannot be one (a damaged record: the redirect answers 500).
+    pub location: Option<HeaderValue>,
+    /// The link's click counter.
+    pub tally: Tally,
     /// See [`Link::expires_at`].
     pub expires_at: Option<i64>,
     /// See [`Link::max_clicks`].
@@ -39,10 +45,12 @@ impl CachedLink {
         self.expires_at.is_some_and(|e| now >= e)
     }
 
-    /// Keeps what serving needs of a decoded record.
-    pub fn new(link: Link) -> Self {
+    /// Keeps what serving needs of a decoded record, with its slug's
+    /// click counter.
+    pub fn new(link: Link, tally: Tally) -> Self {
         CachedLink {
-            location: Bytes::from(link.target),
+            location: HeaderValue::from_maybe_shared(Bytes::from(link.target)).ok(),
+            tally,
             expires_at: link.expires_at,
             max_clicks: link.max_clicks,
             redirect_status: link.redirect_status,
@@ -56,8 +64,11 @@ struct ByBytes;
 
 impl Weighter<Box<str>, Arc<CachedLink>> for ByBytes {
     fn weight(&self, key: &Box<str>, val: &Arc<CachedLink>) -> u64 {
-        // Key and target on the heap, plus the entry, the Arc and map overhead.
-        (key.len() + val.location.len() + 112) as u64
+        // Key and target on the heap, plus the entry, the Arc and map
+        // overhead, and the click counter's entry (its slug, its fields and
+        // its slot in the counters' map).
+        let target = val.location.as_ref().map_or(0, HeaderValue::len);
+        (2 * key.len() + target + 112 + 128) as u64
     }
 }
 

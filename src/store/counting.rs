@@ -87,7 +87,7 @@ impl Store {
         }
         let day = crate::clock::day_of(now);
         Ok(
-            match self.inner.counts.record(slug, day, link.max_clicks)? {
+            match self.inner.counts.count(&link.tally, day, link.max_clicks)? {
                 Counted::Yes => {
                     self.inner.activity.clicks.fetch_add(1, Relaxed);
                     if let Some(host) = &visit.referrer {

@@ -34,7 +34,7 @@ use thiserror::Error;
 
 pub use cache::CachedLink;
 pub use check::CheckReport;
-pub use clicks::Counted;
+pub use clicks::{Counted, Tally};
 pub use list::{Cursor, Page, SEARCH_SCAN};
 pub use record::{Link, RecordError};
 pub use sources::{SourceCounts, MAX_HOSTS, MAX_PENDING};
@@ -447,7 +447,7 @@ impl Store {
         let Some(link) = self.get(slug)? else {
             return Ok(None);
         };
-        let cached = Arc::new(CachedLink::new(link));
+        let cached = Arc::new(CachedLink::new(link, self.inner.counts.tally(slug)));
         cache.insert(slug, cached.clone(), ticket);
         Ok(Some(cached))
     }

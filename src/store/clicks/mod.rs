@@ -2,24 +2,28 @@
 //!
 //! A redirect must not write to sled (a `get` plus two merges costs ~9 µs at
 //! 10k links and ~70 µs at 1M), nor read it for counting. Instead every
-//! click bumps two atomics: the link's pending count and its pending count
-//! for the day. A background flusher stores each round of day counts as one
-//! journal record ([`journal`]), later folded into the `daily` tree, and
-//! never reads sled to do it. A link's stored total is the sum of its days
-//! plus the clicks it has without a day (from an import, in the `clicks`
-//! tree), so the flush needs no second write per slug. Every count anyone
-//! reads is stored + pending.
+//! click bumps two atomics in its slug's entry ([`Tally`]), which the link
+//! cache keeps beside the link: the link's pending count, and this round's
+//! count for the day. An entry whose round count leaves zero goes on a dirty
+//! list; a background flusher takes the listed round counts and stores them
+//! as one journal record ([`journal`]), later folded into the `daily` tree,
+//! and never reads sled to do it. A link's stored total is the sum of its
+//! days plus the clicks it has without a day (from an import, in the
+//! `clicks` tree), so the flush needs no second write per slug. Every count
+//! anyone reads is stored + pending.
 //!
 //! Links with a click limit need their absolute total on the hot path: their
 //! entry loads the stored total once (`base`), after which base + count is
 //! exact and the limit check is one atomic compare-and-increment.
 //!
-//! Locks: all are `std` locks held only for hash lookups or sled calls, never
-//! across an `.await`. The redirect path takes two map read locks; the map
-//! write locks are taken when a slug is first clicked after a quiet spell,
-//! and by the flusher. `gate` serialises the flusher against readers of
-//! counts and against deletes, so a count is never seen twice (in sled and
-//! still pending) or never (taken from pending, not yet in sled).
+//! Locks: all are `std` locks held only for hash lookups, short list
+//! operations or sled calls, never across an `.await`. A click takes none,
+//! except the dirty list's mutex for its entry's first click of a round and
+//! the gate on the first click of a new day. The entries' map is locked when
+//! a link enters the cache, by readers of counts, and by the flusher.
+//! `gate` serialises the flusher against readers of counts and against
+//! deletes, so a count is never seen twice (in sled and still pending) or
+//! never (taken from pending, not yet in sled).
 
 use std::collections::HashMap as StdHashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,18 +37,41 @@ mod tests;
 pub use journal::DailyLog;
 
 use super::links::Links;
-use super::{counter, daily_key, day_from_key, StoreError};
+use super::{counter, StoreError};
 
-/// The maps on the redirect path hash a slug twice per click: aHash is
-/// several times cheaper than std's SipHash there, and still seeded at
-/// random so crafted slugs cannot force collisions.
+/// The map of pending totals hashes a slug when a link enters the link
+/// cache and when an API call reads counts: aHash is several times cheaper
+/// than std's SipHash, and still seeded at random so crafted slugs cannot
+/// force collisions.
 type HashMap<K, V> = StdHashMap<K, V, ahash::RandomState>;
 
 /// `base` of an entry whose stored total has not been loaded.
 const UNKNOWN: u64 = u64::MAX;
 
-/// Pending clicks of one slug.
+/// The low half of [`Live::round`] counts clicks; past this many in one
+/// round they move to the gate's spill list, so the count never wraps into
+/// the day (a round can last long while the disk is full).
+const SPILL_AT: u64 = 1 << 31;
+
+/// The count half of [`Live::round`].
+const COUNT: u64 = u32::MAX as u64;
+
+/// The round word of `day` with `n` clicks.
+fn pack(day: u32, n: u64) -> u64 {
+    (u64::from(day) << 32) | n
+}
+
+/// The (day, clicks) of a round word.
+fn unpack(word: u64) -> (u32, u64) {
+    ((word >> 32) as u32, word & COUNT)
+}
+
+/// Pending clicks of one slug. A cached link holds its slug's entry (as a
+/// [`Tally`]), so a redirect counts with atomic operations on it alone: no
+/// hashing, no lock, no allocation.
 struct Live {
+    /// The slug, shared with the map key and every round that stores it.
+    slug: Arc<[u8]>,
     /// Clicks counted since this entry was created.
     count: AtomicU64,
     /// The part of `count` already merged into the `clicks` tree.
@@ -54,15 +81,21 @@ struct Live {
     base: AtomicU64,
     /// Clicked since the flusher last looked; idle, clean entries leave memory.
     touched: AtomicBool,
+    /// This round's clicks and their day ([`pack`]ed): what the next round
+    /// takes. A click on another day first moves the old day's clicks to
+    /// the gate's spill list.
+    round: AtomicU64,
 }
 
 impl Live {
-    fn new() -> Self {
+    fn new(slug: Arc<[u8]>) -> Self {
         Live {
+            slug,
             count: AtomicU64::new(0),
             persisted: AtomicU64::new(0),
             base: AtomicU64::new(UNKNOWN),
             touched: AtomicBool::new(true),
+            round: AtomicU64::new(0),
         }
     }
 
@@ -96,6 +129,28 @@ impl Live {
     }
 }
 
+/// A slug's click counter, kept by its entry in the link cache so that
+/// counting a redirect touches only this entry. Get one with
+/// [`ClickCounts::tally`].
+#[derive(Clone)]
+pub struct Tally(Arc<Live>);
+
+impl std::fmt::Debug for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tally")
+            .field("slug", &String::from_utf8_lossy(&self.0.slug))
+            .field("pending", &self.0.pending())
+            .finish()
+    }
+}
+
+/// Clicks of one slug-day on their way to sled.
+struct Drain {
+    live: Arc<Live>,
+    day: u32,
+    n: u64,
+}
+
 /// What the gate protects besides the flush itself.
 #[derive(Default)]
 struct Gate {
@@ -106,9 +161,13 @@ struct Gate {
     /// after it; the flusher drops counts for these slugs unless the link
     /// exists again.
     deleted: HashMap<Box<[u8]>, u64>,
-    /// Day counts taken out of `days` for this round; those before `next`
-    /// are stored, the rest are still pending for readers.
-    draining: Vec<(Arc<[u8]>, u64)>,
+    /// Clicks moved out of an entry's round word before a round took them
+    /// (the day changed, or the word was nearly full); the next round
+    /// takes these too.
+    spilled: Vec<Drain>,
+    /// Day counts taken for this round; those before `next` are stored,
+    /// the rest are still pending for readers.
+    draining: Vec<Drain>,
     next: usize,
     /// A round was begun and has not ended.
     active: bool,
@@ -128,12 +187,12 @@ pub struct ClickCounts {
     clicks: sled::Tree,
     daily: DailyLog,
     links: Links,
-    totals: RwLock<HashMap<Box<[u8]>, Live>>,
-    /// Pending clicks per slug-day key. An entry outlives the round that
-    /// stores its count (only its counter is reset), so a link clicked
-    /// round after round is counted under the read lock without allocating;
-    /// an entry idle for a whole round leaves.
-    days: RwLock<HashMap<Arc<[u8]>, AtomicU64>>,
+    /// Every entry with pending clicks, clicked lately, or held by a cached
+    /// link, so readers find a slug's pending count here.
+    totals: RwLock<HashMap<Arc<[u8]>, Arc<Live>>>,
+    /// Entries whose round word went from no clicks to some since the last
+    /// round began: what the next round takes, without walking `totals`.
+    dirty: Mutex<Vec<Arc<Live>>>,
     gate: Mutex<Gate>,
 }
 
@@ -153,9 +212,23 @@ impl ClickCounts {
             daily,
             links,
             totals: RwLock::new(HashMap::default()),
-            days: RwLock::new(HashMap::default()),
+            dirty: Mutex::new(Vec::new()),
             gate: Mutex::new(Gate::default()),
         }
+    }
+
+    /// The counter of `slug`, for its entry in the link cache. The entry
+    /// stays in memory while anything holds it.
+    pub fn tally(&self, slug: &str) -> Tally {
+        let key = slug.as_bytes();
+        if let Some(live) = unpoison(self.totals.read()).get(key) {
+            return Tally(live.clone());
+        }
+        let mut totals = unpoison(self.totals.write());
+        let live = totals
+            .entry(Arc::from(key))
+            .or_insert_with_key(|k| Arc::new(Live::new(k.clone())));
+        Tally(live.clone())
     }
 
     /// The stored total of `slug`: its day buckets plus the clicks it has
@@ -172,31 +245,33 @@ impl ClickCounts {
         Ok(total)
     }
 
-    /// Counts one click on `slug` on `day`, unless the link already has
-    /// `max` clicks. The check and the increment are one atomic step, so N
-    /// concurrent clicks on a link with `max = k` count exactly k.
+    /// Counts one click on `slug` on `day`; see [`ClickCounts::count`].
+    /// Looks the counter up by slug, where the redirect path uses the one
+    /// its cached link holds.
+    #[cfg(test)]
+    fn record(&self, slug: &str, day: u32, max: Option<u64>) -> Result<Counted, StoreError> {
+        self.count(&self.tally(slug), day, max)
+    }
+
+    /// Counts one click on `tally`'s slug on `day`, unless the link already
+    /// has `max` clicks. The check and the increment are one atomic step,
+    /// so N concurrent clicks on a link with `max = k` count exactly k.
     ///
     /// # Errors
-    /// Reading the stored total of a slug not clicked since the last flush
-    /// can fail in sled, or find a damaged counter.
-    pub fn record(&self, slug: &str, day: u32, max: Option<u64>) -> Result<Counted, StoreError> {
-        let key = slug.as_bytes();
-        let fast = {
-            let totals = unpoison(self.totals.read());
-            totals.get(key).and_then(|live| live.try_add(max))
-        };
-        let counted = match fast {
+    /// Loading the stored total of a link with a limit, once per entry,
+    /// can fail in sled or find a damaged counter.
+    pub fn count(&self, tally: &Tally, day: u32, max: Option<u64>) -> Result<Counted, StoreError> {
+        let live = &tally.0;
+        let counted = match live.try_add(max) {
             Some(c) => c,
             None => {
                 // Loading a base must not race a merge of this slug's pending
                 // clicks into sled, so it happens under the gate.
-                let _gate = max.map(|_| unpoison(self.gate.lock()));
-                let mut totals = unpoison(self.totals.write());
-                let live = totals.entry(key.into()).or_insert_with(Live::new);
-                if max.is_some() && live.base.load(Ordering::SeqCst) == UNKNOWN {
+                let _gate = unpoison(self.gate.lock());
+                if live.base.load(Ordering::SeqCst) == UNKNOWN {
                     // sled holds the stored total, which includes what this
                     // entry has already merged.
-                    let stored = self.stored_total(key)?;
+                    let stored = self.stored_total(&live.slug)?;
                     let merged = live.persisted.load(Ordering::SeqCst);
                     live.base
                         .store(stored.saturating_sub(merged), Ordering::SeqCst);
@@ -208,39 +283,55 @@ impl ClickCounts {
             }
         };
         if counted == Counted::Yes {
-            self.add_day(key, day);
+            self.add_day(live, day);
         }
         Ok(counted)
     }
 
-    fn add_day(&self, slug: &[u8], day: u32) {
-        // Built on the stack: this runs on every redirect.
-        let mut buf = [0u8; crate::slug::MAX_LEN + 5];
-        let heap;
-        let key: &[u8] = match buf.get_mut(..slug.len() + 5) {
-            Some(k) => {
-                let (s, rest) = k.split_at_mut(slug.len());
-                s.copy_from_slice(slug);
-                rest[0] = 0;
-                rest[1..].copy_from_slice(&day.to_be_bytes());
-                k
+    /// Adds one click on `day` to `live`'s round word.
+    fn add_day(&self, live: &Arc<Live>, day: u32) {
+        let mut word = live.round.load(Ordering::Acquire);
+        loop {
+            let (at, n) = unpack(word);
+            if at != day || n >= SPILL_AT {
+                return self.spill(live, day);
             }
-            None => {
-                heap = daily_key(slug, day);
-                &heap
-            }
-        };
-        {
-            let days = unpoison(self.days.read());
-            if let Some(n) = days.get(key) {
-                n.fetch_add(1, Ordering::Relaxed);
-                return;
+            match live.round.compare_exchange_weak(
+                word,
+                word + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if n == 0 {
+                        // The first click since a round took this word: the
+                        // next round must look here.
+                        unpoison(self.dirty.lock()).push(live.clone());
+                    }
+                    return;
+                }
+                Err(now) => word = now,
             }
         }
-        let mut days = unpoison(self.days.write());
-        days.entry(Arc::from(key))
-            .or_insert_with(|| AtomicU64::new(0))
-            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Moves `live`'s round word to the gate's spill list and starts it
+    /// over with one click on `day`. Rare: the first click of a new day, or
+    /// a word nearly full.
+    fn spill(&self, live: &Arc<Live>, day: u32) {
+        let mut gate = unpoison(self.gate.lock());
+        // One atomic swap: a click racing this one lands either in the old
+        // word (moved here) or in the new one.
+        let (at, n) = unpack(live.round.swap(pack(day, 1), Ordering::AcqRel));
+        if n > 0 {
+            gate.spilled.push(Drain {
+                live: live.clone(),
+                day: at,
+                n,
+            });
+        }
+        drop(gate);
+        unpoison(self.dirty.lock()).push(live.clone());
     }
 
     /// The live total of `slug`: stored + pending.
@@ -252,7 +343,7 @@ impl ClickCounts {
         let stored = self.stored_total(slug.as_bytes())?;
         let pending = unpoison(self.totals.read())
             .get(slug.as_bytes())
-            .map_or(0, Live::pending);
+            .map_or(0, |live| live.pending());
         Ok(stored + pending)
     }
 
@@ -262,29 +353,28 @@ impl ClickCounts {
     /// sled read errors and damaged counters.
     pub fn daily(&self, slug: &str, from: u32, to: u32) -> Result<Vec<u64>, StoreError> {
         let gate = unpoison(self.gate.lock());
+        let key = slug.as_bytes();
         let len = (to.saturating_sub(from) + 1) as usize;
         let mut out = vec![0u64; len];
-        self.daily.for_each(slug.as_bytes(), from, to, |d, n| {
-            if let Some(slot) = out.get_mut((d - from) as usize) {
+        let mut add = |day: u32, n: u64| {
+            if let Some(slot) = day
+                .checked_sub(from)
+                .filter(|_| day <= to)
+                .and_then(|i| out.get_mut(i as usize))
+            {
                 *slot += n;
             }
-        })?;
-        let days = unpoison(self.days.read());
-        for (day, slot) in (from..=to).zip(out.iter_mut()) {
-            if let Some(n) = days.get(&*daily_key(slug.as_bytes(), day)) {
-                *slot += n.load(Ordering::SeqCst);
-            }
+        };
+        self.daily.for_each(key, from, to, &mut add)?;
+        if let Some(live) = unpoison(self.totals.read()).get(key) {
+            let (day, n) = unpack(live.round.load(Ordering::SeqCst));
+            add(day, n);
         }
-        // The round's undrained counts: one pass, as they are not sorted.
-        for (key, n) in &gate.draining[gate.next..] {
-            if !is_day_key_of(key, slug.as_bytes()) {
-                continue;
-            }
-            let slot = day_from_key(key)
-                .filter(|d| (from..=to).contains(d))
-                .and_then(|d| out.get_mut((d - from) as usize));
-            if let Some(slot) = slot {
-                *slot += n;
+        // The round's unstored counts and the spilled ones: one pass each,
+        // as they are not sorted.
+        for d in gate.draining[gate.next..].iter().chain(&gate.spilled) {
+            if *d.live.slug == *key {
+                add(d.day, d.n);
             }
         }
         Ok(out)
@@ -328,13 +418,16 @@ impl ClickCounts {
         let round = gate.round;
         gate.deleted.insert(key.into(), round);
         let next = gate.next;
-        for (k, n) in &mut gate.draining[next..] {
-            if is_day_key_of(k, key) {
-                *n = 0;
+        for d in &mut gate.draining[next..] {
+            if *d.live.slug == *key {
+                d.n = 0;
             }
         }
-        unpoison(self.totals.write()).remove(key);
-        unpoison(self.days.write()).retain(|k, _| !is_day_key_of(k, key));
+        gate.spilled.retain(|d| *d.live.slug != *key);
+        if let Some(live) = unpoison(self.totals.write()).remove(key) {
+            // Cached links of the deleted link may still hold the entry.
+            live.round.store(0, Ordering::SeqCst);
+        }
         self.clicks.remove(key)?;
         self.daily.remove(key)
     }
@@ -342,8 +435,4 @@ impl ClickCounts {
 
 fn slug_from_day_key(key: &[u8]) -> &[u8] {
     &key[..key.len().saturating_sub(5)]
-}
-
-fn is_day_key_of(key: &[u8], slug: &[u8]) -> bool {
-    key.len() == slug.len() + 5 && key.starts_with(slug) && key[slug.len()] == 0
 }

@@ -5,9 +5,10 @@
 //! per call). Until a count is stored, readers still see it as pending; each
 //! stored count settles exactly that much of its link's pending total.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use super::{slug_from_day_key, unpoison, ClickCounts, StoreError};
+use super::{unpack, unpoison, ClickCounts, Drain, StoreError, COUNT};
 
 impl ClickCounts {
     /// Stores every pending count and folds the journal into `daily`.
@@ -42,22 +43,18 @@ impl ClickCounts {
         // A click can trail its link's deletion only by the moment between
         // resolving and counting; two rounds cover it with room to spare.
         gate.deleted.retain(|_, at| round - *at <= 2);
-        // Each counter is swapped to zero, so a click lands either in this
-        // round or in the next. Entries stay (a key clone is a reference
-        // count), so the next click on the same slug-day finds its counter
-        // under the read lock: taking the whole map made every slug's first
-        // click of each round insert and allocate under the write lock, and
-        // regrow the map from empty, 5 rounds a second. Entries that were
-        // already idle leave. Not sorted: sorting ~10k keys took about a
-        // millisecond on the request worker, for no measurable gain.
-        let mut draining = Vec::new();
-        unpoison(self.days.write()).retain(|key, n| {
-            let count = n.swap(0, Ordering::Relaxed);
-            if count > 0 {
-                draining.push((key.clone(), count));
+        let mut draining = std::mem::take(&mut gate.spilled);
+        // Only entries clicked since the last round are looked at. Each
+        // word keeps its day and loses its count in one atomic step, so a
+        // click lands either in this round or in the next (and a click on
+        // an emptied word puts its entry on the dirty list again).
+        let dirty = std::mem::take(&mut *unpoison(self.dirty.lock()));
+        for live in dirty {
+            let (day, n) = unpack(live.round.fetch_and(!COUNT, Ordering::AcqRel));
+            if n > 0 {
+                draining.push(Drain { live, day, n });
             }
-            count > 0
-        });
+        }
         gate.draining = draining;
         gate.next = 0;
         gate.active = true;
@@ -65,7 +62,7 @@ impl ClickCounts {
 
     /// Stores up to `max` day counts of the current round. Returns how many
     /// clicks were stored, or `None` once the round is complete (idle
-    /// counters are then dropped from memory). The counts go to sled as one
+    /// entries are then dropped from memory). The counts go to sled as one
     /// journal record.
     ///
     /// # Errors
@@ -79,11 +76,11 @@ impl ClickCounts {
         if from == to {
             if std::mem::take(&mut gate.active) {
                 // Entries idle for a whole round leave memory (their counts
-                // are in sled); hot ones stay, so their next click needs no
-                // write lock.
+                // are in sled), unless a cached link holds them; hot ones
+                // stay.
                 unpoison(self.totals.write()).retain(|_, live| {
                     let busy = live.touched.swap(false, Ordering::Relaxed);
-                    busy || live.pending() > 0
+                    busy || live.pending() > 0 || Arc::strong_count(live) > 1
                 });
             }
             gate.draining = Vec::new();
@@ -91,14 +88,16 @@ impl ClickCounts {
             return Ok(None);
         }
         let mut moved = 0;
-        let mut batch = Vec::with_capacity(to - from);
+        // All of this step's day keys in one buffer: one allocation per step.
+        let mut keys = Vec::new();
+        let mut kept = Vec::with_capacity(to - from);
         let mut failure = None;
-        for (key, n) in &gate.draining[from..to] {
-            moved += n;
-            if *n == 0 {
+        for d in &gate.draining[from..to] {
+            moved += d.n;
+            if d.n == 0 {
                 continue;
             }
-            let slug = slug_from_day_key(key);
+            let slug = &*d.live.slug;
             let gone = gate.deleted.contains_key(slug)
                 && match self.links.contains(slug) {
                     Ok(exists) => !exists,
@@ -111,29 +110,30 @@ impl ClickCounts {
                     }
                 };
             if !gone {
-                batch.push((&**key, *n));
+                let at = keys.len();
+                keys.extend_from_slice(slug);
+                keys.push(0);
+                keys.extend_from_slice(&d.day.to_be_bytes());
+                kept.push((at..keys.len(), d.n));
             }
         }
         if failure.is_none() {
+            let batch: Vec<(&[u8], u64)> = kept
+                .iter()
+                .filter_map(|(range, n)| Some((keys.get(range.clone())?, *n)))
+                .collect();
             failure = self.daily.append(&batch).err();
         }
-        drop(batch);
         if let Some(e) = failure {
             return self.give_back(gate, e);
         }
-        let stored = to;
         // Each entry's `persisted` grows by exactly what was stored for it,
         // so stored + (count - persisted) counts every click once, whichever
         // side of the swap it fell.
-        {
-            let totals = unpoison(self.totals.read());
-            for (key, n) in &gate.draining[from..stored] {
-                if let Some(live) = totals.get(slug_from_day_key(key)) {
-                    live.persisted.fetch_add(*n, Ordering::SeqCst);
-                }
-            }
+        for d in &gate.draining[from..to] {
+            d.live.persisted.fetch_add(d.n, Ordering::SeqCst);
         }
-        gate.next = stored;
+        gate.next = to;
         Ok(Some(moved))
     }
 
@@ -146,12 +146,7 @@ impl ClickCounts {
     ) -> Result<Option<u64>, StoreError> {
         let next = gate.next;
         let rest = gate.draining.split_off(next);
-        let mut days = unpoison(self.days.write());
-        for (key, n) in rest {
-            days.entry(key)
-                .or_insert_with(|| AtomicU64::new(0))
-                .fetch_add(n, Ordering::Relaxed);
-        }
+        gate.spilled.extend(rest);
         Err(e)
     }
 }

@@ -77,9 +77,9 @@ fn counts_read_exactly_in_the_middle_of_a_round() {
     c.flush().unwrap();
     assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 2, 2]);
     // Counters stay for the next round's clicks, and leave once idle for one.
-    assert!(!unpoison(c.days.read()).is_empty());
+    assert!(unpoison(c.totals.read()).contains_key(&b"s"[..]));
     c.flush().unwrap();
-    assert!(unpoison(c.days.read()).is_empty());
+    assert!(unpoison(c.totals.read()).is_empty());
     assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 2, 2]);
 }
 
@@ -93,4 +93,107 @@ fn a_click_trailing_a_delete_is_not_stored() {
     c.flush().unwrap();
     assert_eq!(c.total("s").unwrap(), 0);
     assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 0, 0]);
+}
+
+#[test]
+fn a_cached_tally_keeps_its_entry_and_counts_without_the_map() {
+    let (c, _db) = counts();
+    let tally = c.tally("s");
+    for _ in 0..3 {
+        assert_eq!(c.count(&tally, 1, None).unwrap(), Counted::Yes);
+    }
+    c.flush().unwrap();
+    c.flush().unwrap();
+    c.flush().unwrap();
+    // Idle for rounds, but a cached link holds it: the next click must
+    // still land in the entry readers find.
+    assert_eq!(unpoison(c.totals.read()).len(), 1);
+    c.count(&tally, 1, None).unwrap();
+    assert_eq!(c.total("s").unwrap(), 4);
+    drop(tally);
+    c.flush().unwrap();
+    c.flush().unwrap();
+    assert!(unpoison(c.totals.read()).is_empty());
+    assert_eq!(c.total("s").unwrap(), 4);
+    assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 4, 0]);
+}
+
+#[test]
+fn a_new_day_spills_the_old_days_clicks_exactly() {
+    let (c, _db) = counts();
+    let tally = c.tally("s");
+    c.count(&tally, 1, None).unwrap();
+    c.count(&tally, 1, None).unwrap();
+    c.count(&tally, 2, None).unwrap(); // midnight
+    assert_eq!(c.daily("s", 0, 3).unwrap(), vec![0, 2, 1, 0]);
+    c.begin_round();
+    assert_eq!(c.daily("s", 0, 3).unwrap(), vec![0, 2, 1, 0]);
+    c.count(&tally, 3, None).unwrap(); // a click during the round, next day
+    assert!(c.flush_some(1).unwrap().is_some());
+    assert_eq!(c.daily("s", 0, 3).unwrap(), vec![0, 2, 1, 1]);
+    c.flush().unwrap();
+    assert_eq!(c.daily("s", 0, 3).unwrap(), vec![0, 2, 1, 1]);
+    assert_eq!(c.total("s").unwrap(), 4);
+}
+
+#[test]
+fn a_nearly_full_round_word_spills_instead_of_wrapping() {
+    let (c, _db) = counts();
+    let tally = c.tally("s");
+    c.count(&tally, 1, None).unwrap();
+    // As if SPILL_AT clicks had come in one round (a long disk-full spell).
+    tally.0.round.store(pack(1, SPILL_AT), Ordering::SeqCst);
+    tally.0.count.store(SPILL_AT, Ordering::SeqCst);
+    c.count(&tally, 1, None).unwrap();
+    assert_eq!(unpack(tally.0.round.load(Ordering::SeqCst)), (1, 1));
+    assert_eq!(c.daily("s", 1, 1).unwrap(), vec![SPILL_AT + 1]);
+    c.flush().unwrap();
+    assert_eq!(c.daily("s", 1, 1).unwrap(), vec![SPILL_AT + 1]);
+    assert_eq!(c.total("s").unwrap(), SPILL_AT + 1);
+}
+
+#[test]
+fn clicks_racing_the_flusher_are_each_stored_once() {
+    let (c, _db) = counts();
+    let c = Arc::new(c);
+    c.links.put(b"t", b"x");
+    let (threads, each) = (4u64, 5_000u64);
+    let done = Arc::new(AtomicBool::new(false));
+    let flusher = {
+        let (c, done) = (c.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                c.begin_round();
+                while c.flush_some(3).unwrap().is_some() {}
+            }
+        })
+    };
+    let clickers: Vec<_> = (0..threads)
+        .map(|i| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                let tally = c.tally(if i % 2 == 0 { "s" } else { "t" });
+                for k in 0..each {
+                    // Days change under the flusher's feet too.
+                    c.count(&tally, 1 + (k / 1000) as u32, None).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in clickers {
+        t.join().unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    flusher.join().unwrap();
+    let per_slug = threads / 2 * each;
+    for slug in ["s", "t"] {
+        assert_eq!(c.total(slug).unwrap(), per_slug);
+        let days = c.daily(slug, 1, 5).unwrap();
+        assert_eq!(days, vec![per_slug / 5; 5]);
+    }
+    c.flush().unwrap();
+    for slug in ["s", "t"] {
+        assert_eq!(c.total(slug).unwrap(), per_slug);
+        assert_eq!(c.daily(slug, 1, 5).unwrap(), vec![per_slug / 5; 5]);
+    }
 }
