@@ -139,7 +139,7 @@ pub enum Command {
     /// damaged.
     Check,
     /// Read links from a kurz export (JSON Lines or CSV), a YOURLS, Shlink or
-    /// Bitly CSV export, or a `url[,slug]` list; existing slugs are reported
+    /// Bitly CSV export, or a url[,slug] list; existing slugs are reported
     /// and skipped, invalid lines reported and rejected.
     Import {
         /// The file, or - for standard input.
