@@ -197,3 +197,24 @@ fn clicks_racing_the_flusher_are_each_stored_once() {
         assert_eq!(c.daily(slug, 1, 5).unwrap(), vec![per_slug / 5; 5]);
     }
 }
+
+#[test]
+fn a_tally_held_across_a_delete_stores_nothing_for_the_gone_link() {
+    let (c, _db) = counts();
+    let stale = c.tally("s"); // a request resolved the link…
+    c.count(&stale, 1, None).unwrap();
+    c.links.remove(b"s").unwrap();
+    c.forget("s").unwrap(); // …then it was deleted…
+    c.count(&stale, 1, None).unwrap(); // …and the request counts its click.
+    c.flush().unwrap();
+    assert_eq!(c.total("s").unwrap(), 0);
+    assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 0, 0]);
+    // Made again: the new link starts from zero, and its counter is a new one.
+    c.links.put(b"s", b"x");
+    let fresh = c.tally("s");
+    assert!(!Arc::ptr_eq(&fresh.0, &stale.0));
+    c.count(&fresh, 2, None).unwrap();
+    c.flush().unwrap();
+    assert_eq!(c.total("s").unwrap(), 1);
+    assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 0, 1]);
+}
