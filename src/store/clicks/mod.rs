@@ -165,6 +165,11 @@ struct Gate {
     /// (the day changed, or the word was nearly full); the next round
     /// takes these too.
     spilled: Vec<Drain>,
+    /// The dirty list this round took, not yet looked at: each flush step
+    /// takes the counts of its share of them, so no step stalls the
+    /// runtime worker it runs on for long. Their counts are still in their
+    /// round words, where readers find them.
+    taken: Vec<Arc<Live>>,
     /// Day counts taken for this round; those before `next` are stored,
     /// the rest are still pending for readers.
     draining: Vec<Drain>,

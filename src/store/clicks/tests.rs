@@ -218,3 +218,28 @@ fn a_tally_held_across_a_delete_stores_nothing_for_the_gone_link() {
     assert_eq!(c.total("s").unwrap(), 1);
     assert_eq!(c.daily("s", 0, 2).unwrap(), vec![0, 0, 1]);
 }
+
+#[test]
+fn a_round_takes_its_dirty_entries_step_by_step_and_reads_stay_exact() {
+    let (c, _db) = counts();
+    for slug in ["a", "b", "c", "d"] {
+        c.links.put(slug.as_bytes(), b"x");
+        c.record(slug, 1, None).unwrap();
+    }
+    c.begin_round();
+    assert_eq!(unpoison(c.gate.lock()).taken.len(), 4, "taking is one swap");
+    // A click on an entry the round has taken but not looked at yet.
+    c.record("a", 1, None).unwrap();
+    assert_eq!(c.daily("a", 1, 1).unwrap(), vec![2]);
+    assert_eq!(c.flush_some(1).unwrap(), Some(1));
+    assert_eq!(unpoison(c.gate.lock()).taken.len(), 3, "one entry per step");
+    for slug in ["a", "b", "c", "d"] {
+        let want = if slug == "a" { 2 } else { 1 };
+        assert_eq!(c.total(slug).unwrap(), want, "{slug}");
+        assert_eq!(c.daily(slug, 1, 1).unwrap(), vec![want], "{slug}");
+    }
+    while c.flush_some(1).unwrap().is_some() {}
+    c.flush().unwrap();
+    assert_eq!(c.daily("a", 1, 1).unwrap(), vec![2]);
+    assert_eq!(c.total("d").unwrap(), 1);
+}
