@@ -23,8 +23,16 @@
 //!
 //! ```text
 //! record key = 0x00 ‖ sequence number (u64 big-endian)
-//! record     = sign (b'+' or b'-') (key_len (u8) day_key count (u64 LE))*
+//! record     = sign (b'a' adds, b's' subtracts) bincode(base_day, [(slug, day - base_day, count)])
 //! ```
+//!
+//! The body is bincode 2's standard (varint) encoding, so an entry is its
+//! slug plus about three bytes: a record is ~10 bytes per slug-day, half
+//! what the first format took (sign b'+' or b'-', then per entry a day key
+//! and a u64 count), which is still read. The journal is most of what the
+//! click rounds write to disk, and sled writes every record twice or more
+//! (the record itself, then the leaf holding it, as a separate blob file
+//! once that leaf passes 128 KiB).
 
 use std::collections::HashMap as StdHashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -44,8 +52,13 @@ const FOLD_ENTRIES: usize = 50_000;
 const FOLD_EVERY: Duration = Duration::from_secs(30);
 
 const RECORD_PREFIX: u8 = 0;
-const ADD: u8 = b'+';
-const SUBTRACT: u8 = b'-';
+const ADD: u8 = b'a';
+const SUBTRACT: u8 = b's';
+/// Signs of the first record format.
+const ADD_V1: u8 = b'+';
+const SUBTRACT_V1: u8 = b'-';
+/// Bound on what decoding a damaged length prefix may claim.
+const MAX_RECORD: usize = 64 << 20;
 
 fn record_key(seq: u64) -> [u8; 9] {
     let mut key = [RECORD_PREFIX; 9];
@@ -53,35 +66,71 @@ fn record_key(seq: u64) -> [u8; 9] {
     key
 }
 
-fn encode<'a>(sign: u8, entries: impl Iterator<Item = (&'a [u8], u64)>) -> Vec<u8> {
-    let mut out = vec![sign];
-    for (key, n) in entries {
-        // Day keys are a slug (at most 64 bytes) + 5: always below 256.
-        out.push(key.len() as u8);
-        out.extend_from_slice(key);
-        out.extend_from_slice(&n.to_le_bytes());
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX_RECORD>()
+}
+
+/// A slug as serde bytes (length + raw bytes), not a sequence of u8s, so
+/// that it decodes borrowed from the record.
+struct SlugBytes<'a>(&'a [u8]);
+
+impl serde::Serialize for SlugBytes<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
     }
+}
+
+/// One day count of a record: (slug, day, count).
+type Entry<'a> = (&'a [u8], u32, u64);
+
+fn encode(sign: u8, entries: &[Entry<'_>]) -> Vec<u8> {
+    let base = entries.iter().map(|e| e.1).min().unwrap_or(0);
+    let body: (u32, Vec<(SlugBytes<'_>, u32, u64)>) = (
+        base,
+        entries
+            .iter()
+            .map(|&(slug, day, n)| (SlugBytes(slug), day - base, n))
+            .collect(),
+    );
+    let mut out = vec![sign];
+    // Encoding into a Vec cannot fail for these types; were it to, the
+    // record would be refused as damaged when read, never misread.
+    out.extend(bincode::serde::encode_to_vec(&body, config()).unwrap_or_default());
     out
 }
 
-/// Entries of a record: (day key, count).
-type Entries<'a> = Vec<(&'a [u8], u64)>;
-
-/// The sign and entries of a record; `None` when it is damaged.
-fn decode(record: &[u8]) -> Option<(u8, Entries<'_>)> {
-    let (&sign, mut rest) = record.split_first()?;
-    if sign != ADD && sign != SUBTRACT {
-        return None;
+/// Whether a record adds (`true`) or subtracts, and its entries; `None`
+/// when it is damaged.
+fn decode(record: &[u8]) -> Option<(bool, Vec<Entry<'_>>)> {
+    let (&sign, body) = record.split_first()?;
+    match sign {
+        ADD | SUBTRACT => {
+            type Body<'a> = (u32, Vec<(&'a [u8], u32, u64)>);
+            let ((base, entries), used): (Body<'_>, usize) =
+                bincode::serde::borrow_decode_from_slice(body, config()).ok()?;
+            if used != body.len() {
+                return None;
+            }
+            let entries = entries
+                .into_iter()
+                .map(|(slug, offset, n)| Some((slug, base.checked_add(offset)?, n)))
+                .collect::<Option<_>>()?;
+            Some((sign == ADD, entries))
+        }
+        ADD_V1 | SUBTRACT_V1 => {
+            let mut rest = body;
+            let mut out = Vec::new();
+            while let Some((&len, tail)) = rest.split_first() {
+                let len = usize::from(len);
+                let key = tail.get(..len)?;
+                let n = u64::from_le_bytes(tail.get(len..len + 8)?.try_into().ok()?);
+                out.push((slug_from_day_key(key), day_from_key(key)?, n));
+                rest = &tail[len + 8..];
+            }
+            Some((sign == ADD_V1, out))
+        }
+        _ => None,
     }
-    let mut out = Vec::new();
-    while let Some((&len, tail)) = rest.split_first() {
-        let len = usize::from(len);
-        let key = tail.get(..len)?;
-        let n = u64::from_le_bytes(tail.get(len..len + 8)?.try_into().ok()?);
-        out.push((key, n));
-        rest = &tail[len + 8..];
-    }
-    Some((sign, out))
 }
 
 /// Counts by slug, with the number of (slug, day) pairs.
@@ -92,10 +141,7 @@ struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, key: &[u8], n: u64) {
-        let (slug, Some(day)) = (slug_from_day_key(key), day_from_key(key)) else {
-            return;
-        };
+    fn add(&mut self, slug: &[u8], day: u32, n: u64) {
         let days = match self.by_slug.get_mut(slug) {
             Some(days) => days,
             None => self.by_slug.entry(slug.into()).or_default(),
@@ -109,10 +155,7 @@ impl Counts {
         }
     }
 
-    fn subtract(&mut self, key: &[u8], n: u64) {
-        let (slug, Some(day)) = (slug_from_day_key(key), day_from_key(key)) else {
-            return;
-        };
+    fn subtract(&mut self, slug: &[u8], day: u32, n: u64) {
         if let Some(days) = self.by_slug.get_mut(slug) {
             if let Some((_, count)) = days.iter_mut().find(|(d, _)| *d == day) {
                 *count = count.saturating_sub(n);
@@ -163,10 +206,16 @@ impl DailyLog {
             state.next = seq + 1;
             state.unfolded_records.push(seq);
             match decode(&record) {
-                Some((ADD, entries)) => entries.iter().for_each(|(k, n)| state.unfolded.add(k, *n)),
-                Some((_, entries)) => entries
-                    .iter()
-                    .for_each(|(k, n)| state.unfolded.subtract(k, *n)),
+                Some((true, entries)) => {
+                    for (slug, day, n) in entries {
+                        state.unfolded.add(slug, day, n);
+                    }
+                }
+                Some((false, entries)) => {
+                    for (slug, day, n) in entries {
+                        state.unfolded.subtract(slug, day, n);
+                    }
+                }
                 None => tracing::error!(seq, "dropping a damaged click journal record"),
             }
         }
@@ -184,23 +233,23 @@ impl DailyLog {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Stores a round's day counts (day key, count): one journal record.
+    /// Stores a round's day counts (slug, day, count): one journal record.
     ///
     /// # Errors
     /// sled errors; nothing is stored then.
-    pub fn append(&self, batch: &[(&[u8], u64)]) -> Result<(), StoreError> {
+    pub fn append(&self, batch: &[Entry<'_>]) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
+        let record = encode(ADD, batch);
         let mut state = self.lock();
         let seq = state.next;
-        self.daily
-            .insert(record_key(seq), encode(ADD, batch.iter().copied()))?;
+        self.daily.insert(record_key(seq), record)?;
         state.next += 1;
         state.unfolded_records.push(seq);
         state.since.get_or_insert_with(Instant::now);
-        for (k, n) in batch {
-            state.unfolded.add(k, *n);
+        for &(slug, day, n) in batch {
+            state.unfolded.add(slug, day, n);
         }
         Ok(())
     }
@@ -273,7 +322,7 @@ impl DailyLog {
         }
         let take = max_slugs.min(state.order.len());
         let mut batch = sled::Batch::default();
-        let mut folded: Vec<(Vec<u8>, u64)> = Vec::new();
+        let mut folded: Vec<(&[u8], u32, u64)> = Vec::new();
         for slug in &state.order[state.order.len() - take..] {
             for (day, n) in state.folding.by_slug.get(slug).into_iter().flatten() {
                 if *n == 0 {
@@ -286,8 +335,8 @@ impl DailyLog {
                     Some(v) => counter::decode(&v).unwrap_or(0),
                     None => 0,
                 };
-                batch.insert(&*key, &counter::encode(old.saturating_add(*n)));
-                folded.push((key, *n));
+                batch.insert(key, &counter::encode(old.saturating_add(*n)));
+                folded.push((slug, *day, *n));
             }
         }
         let last = take == state.order.len();
@@ -299,8 +348,7 @@ impl DailyLog {
             }
         } else if !folded.is_empty() {
             let seq = state.next;
-            let record = encode(SUBTRACT, folded.iter().map(|(k, n)| (k.as_slice(), *n)));
-            batch.insert(&record_key(seq), record);
+            batch.insert(&record_key(seq), encode(SUBTRACT, &folded));
         }
         self.daily.apply_batch(batch)?;
         if !last && !folded.is_empty() {
@@ -395,11 +443,11 @@ mod tests {
         let log = DailyLog::open(tree.clone()).unwrap();
         let slugs: Vec<Vec<u8>> = (0..10).map(|i| format!("s{i}").into_bytes()).collect();
         for s in &slugs {
-            log.append(&[(&key(s), 2), (&key(b"a"), 1)]).unwrap();
+            log.append(&[(s, 3, 2), (b"a", 3, 1)]).unwrap();
         }
         assert_eq!(sum(&log, b"a"), 15);
         assert!(log.fold_step(3).unwrap(), "more to fold");
-        log.append(&[(&key(b"s1"), 1)]).unwrap(); // a round during the fold
+        log.append(&[(b"s1", 3, 1)]).unwrap(); // a round during the fold
         assert_eq!(sum(&log, b"a"), 15);
         assert_eq!(slugs.iter().map(|s| sum(&log, s)).sum::<u64>(), 21);
         log.fold_all().unwrap();
@@ -417,12 +465,11 @@ mod tests {
             let db = reopen(dir.path());
             let log = DailyLog::open(daily(&db)).unwrap();
             for i in 0..50 {
-                log.append(&[(&key(format!("s{i}").as_bytes()), 3)])
-                    .unwrap();
+                log.append(&[(format!("s{i}").as_bytes(), 3, 3)]).unwrap();
             }
             assert!(log.fold_step(7).unwrap());
             assert!(log.fold_step(7).unwrap());
-            log.append(&[(&key(b"s0"), 1)]).unwrap();
+            log.append(&[(b"s0", 3, 1)]).unwrap();
             db.flush().unwrap();
             // Dropped in the middle of the fold, as a crash would.
         }
@@ -435,15 +482,82 @@ mod tests {
     }
 
     #[test]
+    fn records_take_about_ten_bytes_per_count_and_read_back() {
+        let today = 20_419;
+        let entries: Vec<Entry<'_>> = vec![
+            (b"Ab3xK9q", today, 1),
+            (b"Zz", today + 1, 300),
+            (b"x", today, u64::MAX),
+        ];
+        let record = encode(ADD, &entries);
+        assert_eq!(decode(&record), Some((true, entries.clone())));
+        assert_eq!(decode(&encode(SUBTRACT, &entries)), Some((false, entries)));
+        // A day count of a 7-byte slug clicked once today: 10 bytes.
+        let one = encode(ADD, &[(b"Ab3xK9q", today, 1)]);
+        let two = encode(ADD, &[(b"Ab3xK9q", today, 1), (b"Bb3xK9q", today, 1)]);
+        assert_eq!(two.len() - one.len(), 10);
+        assert_eq!(decode(&encode(ADD, &[])), Some((true, vec![])));
+    }
+
+    #[test]
+    fn first_format_records_still_read() {
+        // What the first format wrote for ("k", day 3, 7).
+        let key = daily_key(b"k", 3);
+        let mut v1 = vec![b'+', key.len() as u8];
+        v1.extend_from_slice(&key);
+        v1.extend_from_slice(&7u64.to_le_bytes());
+        let k: &[u8] = b"k";
+        assert_eq!(decode(&v1), Some((true, vec![(k, 3, 7)])));
+        v1[0] = b'-';
+        assert_eq!(decode(&v1), Some((false, vec![(k, 3, 7)])));
+        assert_eq!(decode(b"+"), Some((true, vec![])));
+    }
+
+    #[test]
+    fn a_journal_of_the_first_format_is_folded_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = reopen(dir.path());
+            let tree = daily(&db);
+            for (seq, n) in [(0u64, 4u64), (1, 5)] {
+                let key = daily_key(b"old", 3);
+                let mut v1 = vec![b'+', key.len() as u8];
+                v1.extend_from_slice(&key);
+                v1.extend_from_slice(&n.to_le_bytes());
+                tree.insert(record_key(seq), v1).unwrap();
+            }
+            db.flush().unwrap();
+        }
+        let db = reopen(dir.path());
+        let tree = daily(&db);
+        let log = DailyLog::open(tree.clone()).unwrap();
+        assert_eq!(sum(&log, b"old"), 9);
+        assert_eq!(records(&tree), 0);
+        log.append(&[(b"old", 3, 1)]).unwrap();
+        assert_eq!(sum(&log, b"old"), 10);
+    }
+
+    #[test]
     fn damaged_journal_records_are_refused() {
         let k: &[u8] = b"k";
-        assert_eq!(
-            decode(&encode(ADD, [(k, 7)].into_iter())),
-            Some((ADD, vec![(k, 7)]))
-        );
-        assert_eq!(decode(b"+"), Some((ADD, vec![])));
+        let good = encode(ADD, &[(k, 3, 7)]);
+        assert!(decode(&good).is_some());
+        for cut in 1..good.len() {
+            assert_eq!(decode(&good[..cut]), None, "cut at {cut}");
+        }
+        let mut long = good.clone();
+        long.push(0);
+        assert_eq!(decode(&long), None, "trailing bytes");
+        // A day offset that overflows the base day.
+        let body =
+            bincode::serde::encode_to_vec((u32::MAX, vec![(SlugBytes(k), 1u32, 1u64)]), config())
+                .unwrap();
+        assert_eq!(decode(&[&[ADD][..], &body].concat()), None);
+        // A length prefix claiming far more than there is.
+        assert_eq!(decode(&[ADD, 3, 0xfc, 0xff, 0xff, 0xff, 0x0f]), None);
         assert_eq!(decode(&[b'+', 3, b'k']), None);
         assert_eq!(decode(&[b'-', 1, b'k', 1, 2]), None);
         assert_eq!(decode(b"?"), None);
+        assert_eq!(decode(b""), None);
     }
 }

@@ -100,8 +100,6 @@ impl ClickCounts {
             return Ok(None);
         }
         let mut moved = 0;
-        // All of this step's day keys in one buffer: one allocation per step.
-        let mut keys = Vec::new();
         let mut kept = Vec::with_capacity(to - from);
         let mut failure = None;
         for d in &gate.draining[from..to] {
@@ -122,19 +120,11 @@ impl ClickCounts {
                     }
                 };
             if !gone {
-                let at = keys.len();
-                keys.extend_from_slice(slug);
-                keys.push(0);
-                keys.extend_from_slice(&d.day.to_be_bytes());
-                kept.push((at..keys.len(), d.n));
+                kept.push((slug, d.day, d.n));
             }
         }
         if failure.is_none() {
-            let batch: Vec<(&[u8], u64)> = kept
-                .iter()
-                .filter_map(|(range, n)| Some((keys.get(range.clone())?, *n)))
-                .collect();
-            failure = self.daily.append(&batch).err();
+            failure = self.daily.append(&kept).err();
         }
         if let Some(e) = failure {
             return self.give_back(gate, e);
