@@ -54,8 +54,8 @@ impl ClickCounts {
 
     /// Stores up to `max` day counts of the current round. Returns how many
     /// clicks were stored, or `None` once the round is complete (idle
-    /// entries are then dropped from memory). The counts go to sled as one
-    /// journal record.
+    /// entries are then dropped from memory, at most every
+    /// [`super::SWEEP_EVERY`]). The counts go to sled as one journal record.
     ///
     /// # Errors
     /// sled write errors; the counts of the failed step go back to pending.
@@ -86,10 +86,12 @@ impl ClickCounts {
             return Ok(Some(0));
         }
         if from == to {
-            if std::mem::take(&mut gate.active) {
-                // Entries idle for a whole round leave memory (their counts
-                // are in sled), unless a cached link holds them; hot ones
-                // stay.
+            let sweep = gate.swept.is_none_or(|at| at.elapsed() >= self.sweep_every);
+            if std::mem::take(&mut gate.active) && sweep {
+                gate.swept = Some(std::time::Instant::now());
+                // Entries idle since the last sweep leave memory (their
+                // counts are in sled), unless a cached link holds them; hot
+                // ones stay.
                 unpoison(self.totals.write()).retain(|_, live| {
                     let busy = live.touched.swap(false, Ordering::Relaxed);
                     busy || live.pending() > 0 || Arc::strong_count(live) > 1

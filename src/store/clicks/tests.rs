@@ -13,7 +13,10 @@ fn counts() -> (ClickCounts, sled::Db) {
     d.set_merge_operator(counter::add);
     l.put(b"s", b"x");
     let d = DailyLog::open(d).unwrap();
-    (ClickCounts::new(c, d, l), db)
+    let mut counts = ClickCounts::new(c, d, l);
+    // Every round ends with a sweep, so tests see idle entries leave.
+    counts.sweep_every = Duration::ZERO;
+    (counts, db)
 }
 
 #[test]
@@ -53,6 +56,20 @@ fn hot_entries_stay_in_memory_and_idle_ones_leave() {
     assert_eq!(unpoison(c.totals.read()).len(), 1, "clicked this round");
     c.flush().unwrap();
     assert!(unpoison(c.totals.read()).is_empty(), "idle for a round");
+    assert_eq!(c.total("s").unwrap(), 1);
+}
+
+#[test]
+fn idle_entries_wait_for_the_next_sweep() {
+    let (mut c, _db) = counts();
+    c.sweep_every = Duration::from_secs(1);
+    c.record("s", 1, None).unwrap();
+    c.flush().unwrap(); // the first round sweeps; "s" was clicked
+    c.flush().unwrap(); // idle now, but the sweep is not due
+    assert_eq!(unpoison(c.totals.read()).len(), 1, "kept until the sweep");
+    std::thread::sleep(Duration::from_millis(1_050));
+    c.flush().unwrap();
+    assert!(unpoison(c.totals.read()).is_empty(), "idle at the sweep");
     assert_eq!(c.total("s").unwrap(), 1);
 }
 
