@@ -45,7 +45,7 @@ The figures:
   p50, p99     wrk's latency percentiles (request written -> response read).
   CPU µs/req   the server's user + system CPU time (from /proc/PID/stat)
                from the start of the run until it is idle again after it
-               (kurz merges the last counted clicks up to 200 ms later) /
+               (kurz merges the last counted clicks up to 500 ms later) /
                completed requests: the server's cost per request, whichever
                side was the bottleneck. The fairest figure to compare.
   RSS MiB      the server's VmRSS at the end of the run. Runs begin once
@@ -63,9 +63,9 @@ The figures:
 Also in target/load-results.json and the progress lines (stderr), per run:
 
   busy after   seconds the server kept using CPU after wrk stopped. kurz
-               stores counted clicks as a journal record every 200 ms and
+               stores counted clicks as journal records every 500 ms and
                folds the journal into per-day counters in the background (at
-               most 40 ms per 200 ms); a large figure means the fold fell
+               most 100 ms per 500 ms); a large figure means the fold fell
                behind the load (noted in the report). The clicks themselves
                are in the journal, on disk, within the usual ~1 s.
   other, steal CPU time the two CPUs spent on anything but the server and wrk
@@ -480,10 +480,10 @@ class Server:
     def cpu_seconds(self):
         return proc_cpu_seconds(self.pid)
 
-    def settle(self, quiet=0.3, timeout=60.0):
+    def settle(self, quiet=0.6, timeout=60.0):
         """Waits until the server is idle: less than 5% CPU over `quiet`
         seconds. Returns the seconds it stayed busy. kurz finishes a run's
-        work after it (pending clicks are merged into sled every 200 ms, or
+        work after it (pending clicks are merged into sled every 500 ms, or
         later when the merging falls behind); that work must neither leak into
         the next run of another server nor be dropped from this one's cost."""
         started = time.monotonic()

@@ -14,7 +14,7 @@ async fn graceful_shutdown_flushes_every_pending_click() {
     for _ in 0..25 {
         s.get("/c").await;
     }
-    // Stop at once, before the 200 ms flusher can run again.
+    // Stop at once, before the 500 ms flusher can run again.
     let dir = s.stop().await.unwrap();
     let store = Store::open(dir.path(), 1 << 20).unwrap();
     assert_eq!(store.clicks("c").unwrap(), 25);

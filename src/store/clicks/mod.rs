@@ -57,7 +57,7 @@ const SPILL_AT: u64 = 1 << 31;
 /// How often the end of a round drops idle entries from the map of
 /// pending totals. The sweep walks the whole map, which holds an entry for
 /// every cached link: at 10M links (~200,000 cached) walking it after every
-/// 200 ms round took ~4% of the server's CPU. An entry the link cache let
+/// round took ~4% of the server's CPU. An entry the link cache let
 /// go stays at most this much longer (~150 bytes each).
 const SWEEP_EVERY: Duration = Duration::from_secs(2);
 
