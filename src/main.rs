@@ -10,6 +10,12 @@ use kurz::config::Config;
 use kurz::http::{server, App, Settings};
 use kurz::store::Store;
 
+/// mimalloc returns freed memory to the system where glibc's allocator kept
+/// it: after the start-up integrity check at 10M links, ~590 MiB of RSS
+/// under load instead of ~960 MiB (README, Dependencies).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = kurz::cli::parse();
     tracing_subscriber::fmt()
