@@ -191,16 +191,7 @@ fn add(
         slug::validate(s).map_err(|e| CommandError::Invalid(format!("invalid slug: {e}")))?;
     }
     let store = open(data)?;
-    let link = Link {
-        target: target.into(),
-        created_at: clock::now_ms(),
-        expires_at: None,
-        max_clicks: None,
-        redirect_status: None,
-        created_by: Some(crate::keys::BUILTIN.to_owned()),
-        password: None,
-        tags: Vec::new(),
-    };
+    let link = Link::plain(target.into());
     let slug = match custom {
         Some(s) => match store.create(s, &link)? {
             Ok(()) => s.to_owned(),

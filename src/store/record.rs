@@ -106,6 +106,22 @@ fn config() -> impl bincode::config::Config {
 }
 
 impl Link {
+    /// A link to `target` created now by the built-in admin key, with no
+    /// expiry, limit, password or tags: what the CLI's `add` and YOURLS's
+    /// `shorturl` make.
+    pub fn plain(target: String) -> Link {
+        Link {
+            target,
+            created_at: crate::clock::now_ms(),
+            expires_at: None,
+            max_clicks: None,
+            redirect_status: None,
+            created_by: Some(crate::keys::BUILTIN.to_owned()),
+            password: None,
+            tags: Vec::new(),
+        }
+    }
+
     /// Encodes the record with its version byte.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![VERSION_2];

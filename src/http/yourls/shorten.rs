@@ -7,9 +7,9 @@ use super::output::{Answer, Val};
 use super::{blocking, link_info, trim_long, yourls_time};
 use crate::http::error::ApiError;
 use crate::http::App;
+use crate::slug;
 use crate::store::{Link, SlugTaken, Store, StoreError};
 use crate::target::TargetError;
-use crate::{clock, slug};
 
 /// `action=shorturl`: YOURLS's `yourls_add_new_link`.
 pub(super) async fn shorturl(app: &Arc<App>, url: &str, keyword: &str, title: &str) -> Answer {
@@ -75,16 +75,7 @@ pub(super) async fn shorturl(app: &Arc<App>, url: &str, keyword: &str, title: &s
         .filter(|&c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         .take(199)
         .collect();
-    let link = Link {
-        target: target.clone(),
-        created_at: clock::now_ms(),
-        expires_at: None,
-        max_clicks: None,
-        redirect_status: None,
-        created_by: Some(crate::keys::BUILTIN.to_owned()),
-        password: None,
-        tags: Vec::new(),
-    };
+    let link = Link::plain(target.clone());
     let created = if keyword.is_empty() {
         app.store
             .create_generated(app.settings.slug_length, &link)
