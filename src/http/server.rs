@@ -188,7 +188,10 @@ pub async fn run(
         let grace = limits.idle_timeout;
         tokio::spawn(async move {
             tokio::pin!(conn);
+            // `biased`: the connection is polled first on every wake-up, and
+            // select! draws no random number per request to pick an order.
             let ended = tokio::select! {
+                biased;
                 r = conn.as_mut() => Some(r),
                 () = slot.conn().closing() => None,
             };
