@@ -50,7 +50,7 @@ The figures:
                side was the bottleneck. The fairest figure to compare.
   RSS MiB      the server's VmRSS at the end of the run. Runs begin once
                kurz's start-up integrity check has passed (it reads the
-               whole database once: ~45 s and ~1.5 GB at 10M links).
+               whole database once: 15–30 s and a 300–550 MiB peak at 10M links).
   server CPU   the server's CPU time / wall time: 100% means CPU 1 was busy
                all the time; less means it waited (for the client, a lock, a
                disk flush).
@@ -520,7 +520,7 @@ def start_kurz(name, data, key, n, cpu):
                       "--api-key", key], port, cpu)
     s.wait_until(lambda: http_status(port, "/healthz") == 200, start_timeout(n))
     # kurz reads the whole database once after start (its integrity check:
-    # ~45 s and ~1.5 GB at 10M links). Measuring during it would charge a
+    # 15–30 s and a 300–550 MiB peak at 10M links). Measuring during it would charge a
     # one-off to the steady state, so runs begin once it has passed.
     waited = s.wait_until(lambda: check_finished(s), start_timeout(n) + n / 50_000, interval=0.2)
     if waited > 1:

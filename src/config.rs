@@ -41,14 +41,15 @@ pub struct Config {
     pub slug_length: u16,
 
     /// Memory in MiB for the link cache and sled's page cache together
-    /// (sled's in-memory page table comes on top: about 70 bytes per link).
+    /// (sled's in-memory page table comes on top: about 9 bytes per link,
+    /// and about 42 bytes per day on which a link was clicked).
     #[arg(long, env = "KURZ_CACHE_MB", default_value_t = 128,
           value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
     pub cache_mb: u64,
 
     /// Skip the integrity check `serve` runs in the background after start.
     /// It reads the whole database: instant at thousands of links, but at
-    /// 10 million about a minute and, with sled 0.34, ~1.5 GB of memory.
+    /// 10 million 15–30 s, with a memory peak of 300–550 MiB.
     #[arg(long, env = "KURZ_SKIP_STARTUP_CHECK")]
     pub skip_startup_check: bool,
 
