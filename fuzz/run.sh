@@ -23,7 +23,7 @@ shift
 cd "$(dirname "$0")/.."
 exec </dev/null
 
-all_targets=(target_url slug json_bodies router record bucket store_model visit)
+all_targets=(target_url slug json_bodies router record bucket store_model visit day_blocks)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all_targets[@]}")
 

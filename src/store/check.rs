@@ -8,6 +8,7 @@
 //! and delete recorded beside the buckets (see [`super::links`]). It also
 //! matches the tag index against the tags the records hold.
 
+use super::clicks::days;
 use super::{counter, entry_key, Store, StoreError};
 
 /// What [`Store::check`] found.
@@ -110,11 +111,18 @@ impl Store {
             let mut bad = 0u64;
             for item in tree.iter() {
                 let (k, v) = item?;
-                // Click journal records live in `daily` under a 0x00 prefix.
-                if k.first() == Some(&0) && name == "daily" {
+                let readable = if name != "daily" {
+                    counter::decode(&v).is_some()
+                } else if k.first() == Some(&0) {
+                    // Click journal records live in `daily` under a 0x00 prefix.
                     continue;
-                }
-                if counter::decode(&v).is_none() {
+                } else {
+                    // Blocks of day counts; a per-day counter the upgrade to
+                    // layout 4 left behind was damaged already.
+                    days::is_block_key(&k)
+                        && days::block_from_key(&k).is_some_and(|b| days::decode(b, &v).is_some())
+                };
+                if !readable {
                     bad += 1;
                 }
             }

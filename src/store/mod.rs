@@ -14,6 +14,8 @@ pub mod bucket;
 mod cache;
 mod check;
 mod clicks;
+/// The layout of the day-count blocks, public for the fuzz targets.
+pub use clicks::days;
 mod counter;
 mod counting;
 mod created;
@@ -57,7 +59,9 @@ use tags::TagIndex;
 /// 2 (creator, password hash, tags), which a kurz of layout 2 cannot read,
 /// so it must refuse the directory rather than fail link by link.
 /// [`migrate`] moves 1 to 3 on open; 2 needs no change but the number.
-const SCHEMA: u8 = 3;
+/// Version 4 packs the day counters 32 days to a key; [`migrate::pack_days`]
+/// moves 1 (after the links), 2 and 3 to it.
+const SCHEMA: u8 = 4;
 
 /// How many fresh slugs to try before giving up on a crowded slug space.
 const GENERATE_TRIES: u32 = 16;
@@ -163,7 +167,9 @@ pub struct LinkPatch {
     pub password: Option<Option<String>>,
 }
 
-/// Key of a day bucket: slug ‖ 0x00 ‖ day (u32 big-endian).
+/// Key of a day counter of layouts before 4, and in the click journal's
+/// first record format: slug ‖ 0x00 ‖ day (u32 big-endian).
+#[cfg(test)]
 fn daily_key(slug: &[u8], day: u32) -> Vec<u8> {
     let mut key = Vec::with_capacity(slug.len() + 5);
     key.extend_from_slice(slug);
@@ -293,11 +299,13 @@ impl Store {
             }
             Some([SCHEMA]) => {}
             // Layout 2's records are all format 1, which still decodes.
-            Some([2]) => {
-                meta.insert("schema", &[SCHEMA])?;
-                db.flush()?;
+            Some([2 | migrate::LAYOUT_3]) => {
+                migrate::pack_days(&db, &daily_tree, &meta, SCHEMA)?;
             }
-            Some([1]) => migrate::from_v1(&db, &links, &created, &meta)?,
+            Some([1]) => {
+                migrate::from_v1(&db, &links, &created, &meta)?;
+                migrate::pack_days(&db, &daily_tree, &meta, SCHEMA)?;
+            }
             Some(other) => return Err(StoreError::Schema(other.first().copied().unwrap_or(0))),
         }
         if links.book()?.is_none() {

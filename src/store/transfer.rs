@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use super::{counter, daily_key, Link, SourceCounts, Store, StoreError, MAX_HOSTS};
+use super::{counter, Link, SourceCounts, Store, StoreError, MAX_HOSTS};
 use crate::clock;
 use crate::target::TargetRules;
 
@@ -145,11 +145,7 @@ impl Store {
                 .clicks_tree
                 .merge(rec.slug.as_bytes(), counter::encode(dayless))?;
         }
-        for (day, n) in days.into_iter().filter(|(_, n)| *n > 0) {
-            self.inner
-                .daily_tree
-                .merge(daily_key(rec.slug.as_bytes(), day), counter::encode(n))?;
-        }
+        self.inner.counts.import_days(rec.slug.as_bytes(), &days)?;
         let sources = SourceCounts {
             referrers: rec.referrers.clone().into_iter().collect(),
             other_referrers: rec.other_referrers,

@@ -5,8 +5,9 @@
 //! merges a second and a seventh of the server's CPU. Instead a round is
 //! appended as one journal record (one sled write, however many links were
 //! clicked), and its counts are kept in memory (`unfolded`) until a fold
-//! adds them into their day counters, so a slug-day clicked in many rounds
-//! is written once per fold instead of once per round.
+//! adds them into their day counters (packed 32 days to a key, see
+//! [`super::days`]), so a slug-day clicked in many rounds is written once
+//! per fold instead of once per round.
 //!
 //! Journal records live in the `daily` tree itself, under keys starting
 //! with 0x00 (no slug starts with it), so that one atomic sled batch can
@@ -34,11 +35,12 @@
 //! (the record itself, then the leaf holding it, as a separate blob file
 //! once that leaf passes 128 KiB).
 
-use std::collections::HashMap as StdHashMap;
+use std::collections::{BTreeMap, HashMap as StdHashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::super::{counter, daily_key, day_from_key, StoreError};
+use super::super::{day_from_key, StoreError};
+use super::days;
 use super::slug_from_day_key;
 
 type HashMap<K, V> = StdHashMap<K, V, ahash::RandomState>;
@@ -267,15 +269,15 @@ impl DailyLog {
         mut f: impl FnMut(u32, u64),
     ) -> Result<(), StoreError> {
         let state = self.lock();
-        for item in self
-            .daily
-            .range(daily_key(slug, from)..=daily_key(slug, to))
-        {
+        for item in self.daily.range(days::range(slug, from, to)) {
             let (k, v) = item?;
-            let n =
-                counter::decode(&v).ok_or_else(|| StoreError::corrupt(slug, "daily counter"))?;
-            if let Some(day) = day_from_key(&k) {
-                f(day, n);
+            let block = days::block_from_key(&k).unwrap_or_default();
+            let counts = days::decode(block, &v)
+                .ok_or_else(|| StoreError::corrupt(slug, "daily counters"))?;
+            for (day, n) in counts {
+                if (from..=to).contains(&day) {
+                    f(day, n);
+                }
             }
         }
         for counts in [&state.unfolded, &state.folding] {
@@ -322,21 +324,24 @@ impl DailyLog {
         }
         let take = max_slugs.min(state.order.len());
         let mut batch = sled::Batch::default();
-        let mut folded: Vec<(&[u8], u32, u64)> = Vec::new();
+        let mut folded: Vec<Entry<'_>> = Vec::new();
         for slug in &state.order[state.order.len() - take..] {
-            for (day, n) in state.folding.by_slug.get(slug).into_iter().flatten() {
-                if *n == 0 {
-                    continue;
+            let mut by_block: BTreeMap<u32, Vec<(u32, u64)>> = BTreeMap::new();
+            for &(day, n) in state.folding.by_slug.get(slug).into_iter().flatten() {
+                if n > 0 {
+                    by_block
+                        .entry(days::block_of(day))
+                        .or_default()
+                        .push((day, n));
+                    folded.push((slug, day, n));
                 }
-                let key = daily_key(slug, *day);
-                let old = match self.daily.get(&key)? {
-                    // A damaged counter restarts from what is known now
-                    // rather than blocking every later fold.
-                    Some(v) => counter::decode(&v).unwrap_or(0),
-                    None => 0,
-                };
-                batch.insert(key, &counter::encode(old.saturating_add(*n)));
-                folded.push((slug, *day, *n));
+            }
+            // A slug comes once per step, so each block is read and
+            // written once in the batch.
+            for (block, adds) in by_block {
+                let key = days::key(slug, block);
+                let old = self.daily.get(&key)?;
+                batch.insert(key, days::add(block, old.as_deref(), &adds));
             }
         }
         let last = take == state.order.len();
@@ -383,13 +388,37 @@ impl DailyLog {
     pub fn remove(&self, slug: &[u8]) -> Result<(), StoreError> {
         self.fold_all()?;
         let _state = self.lock();
-        for item in self
-            .daily
-            .range(daily_key(slug, 0)..=daily_key(slug, u32::MAX))
-        {
-            let (k, _) = item?;
-            self.daily.remove(k)?;
+        for range in [days::range(slug, 0, u32::MAX), days::old_range(slug)] {
+            for item in self.daily.range(range) {
+                let (k, _) = item?;
+                self.daily.remove(k)?;
+            }
         }
+        Ok(())
+    }
+
+    /// Adds imported day counts `counts` (day, count) of `slug` into its
+    /// blocks, in one atomic batch.
+    ///
+    /// # Errors
+    /// sled errors; nothing is added then.
+    pub fn import(&self, slug: &[u8], counts: &[(u32, u64)]) -> Result<(), StoreError> {
+        let mut by_block: BTreeMap<u32, Vec<(u32, u64)>> = BTreeMap::new();
+        for &(day, n) in counts.iter().filter(|(_, n)| *n > 0) {
+            by_block
+                .entry(days::block_of(day))
+                .or_default()
+                .push((day, n));
+        }
+        // Under the lock, so no fold step writes these blocks in between.
+        let _state = self.lock();
+        let mut batch = sled::Batch::default();
+        for (block, adds) in by_block {
+            let key = days::key(slug, block);
+            let old = self.daily.get(&key)?;
+            batch.insert(key, days::add(block, old.as_deref(), &adds));
+        }
+        self.daily.apply_batch(batch)?;
         Ok(())
     }
 }

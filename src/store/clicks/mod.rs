@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+pub mod days;
 mod journal;
 mod round;
 #[cfg(test)]
@@ -424,6 +425,14 @@ impl ClickCounts {
     /// sled errors and damaged counters.
     pub fn stored_days(&self, slug: &[u8], f: impl FnMut(u32, u64)) -> Result<(), StoreError> {
         self.daily.for_each(slug, 0, u32::MAX, f)
+    }
+
+    /// Adds imported day counts (day, count) of `slug` to the stored ones.
+    ///
+    /// # Errors
+    /// sled errors; nothing is added then.
+    pub fn import_days(&self, slug: &[u8], counts: &[(u32, u64)]) -> Result<(), StoreError> {
+        self.daily.import(slug, counts)
     }
 
     /// Drops every count of `slug`, pending and stored (the link is gone).

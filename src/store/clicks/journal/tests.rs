@@ -1,5 +1,6 @@
 //! Unit tests of the click journal: its record format and its folds.
 
+use super::super::super::{counter, daily_key};
 use super::*;
 
 /// `sled::open`, waiting while the database this test just dropped
@@ -31,10 +32,6 @@ fn sum(log: &DailyLog, slug: &[u8]) -> u64 {
     total
 }
 
-fn key(slug: &[u8]) -> Vec<u8> {
-    daily_key(slug, 3)
-}
-
 fn records(tree: &sled::Tree) -> usize {
     tree.range(record_key(0)..=record_key(u64::MAX)).count()
 }
@@ -43,8 +40,8 @@ fn records(tree: &sled::Tree) -> usize {
 fn counts_read_the_same_before_during_and_after_a_fold() {
     let db = sled::Config::new().temporary(true).open().unwrap();
     let tree = daily(&db);
-    tree.merge(key(b"a"), counter::encode(5)).unwrap();
     let log = DailyLog::open(tree.clone()).unwrap();
+    log.import(b"a", &[(3, 5)]).unwrap();
     let slugs: Vec<Vec<u8>> = (0..10).map(|i| format!("s{i}").into_bytes()).collect();
     for s in &slugs {
         log.append(&[(s, 3, 2), (b"a", 3, 1)]).unwrap();
