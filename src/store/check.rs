@@ -116,11 +116,11 @@ impl Store {
                 } else if k.first() == Some(&0) {
                     // Click journal records live in `daily` under a 0x00 prefix.
                     continue;
+                } else if days::is_block_key(&k) {
+                    days::block_from_key(&k).is_some_and(|b| days::decode(b, &v).is_some())
                 } else {
-                    // Blocks of day counts; a per-day counter the upgrade to
-                    // layout 4 left behind was damaged already.
-                    days::is_block_key(&k)
-                        && days::block_from_key(&k).is_some_and(|b| days::decode(b, &v).is_some())
+                    // A per-day counter of a layout before 4.
+                    counter::decode(&v).is_some()
                 };
                 if !readable {
                     bad += 1;

@@ -59,8 +59,8 @@ use tags::TagIndex;
 /// 2 (creator, password hash, tags), which a kurz of layout 2 cannot read,
 /// so it must refuse the directory rather than fail link by link.
 /// [`migrate`] moves 1 to 3 on open; 2 needs no change but the number.
-/// Version 4 packs the day counters 32 days to a key; [`migrate::pack_days`]
-/// moves 1 (after the links), 2 and 3 to it.
+/// Version 4 stores new day counts 32 days to a key, which older versions
+/// would not see; it reads their per-day counters as they are.
 const SCHEMA: u8 = 4;
 
 /// How many fresh slugs to try before giving up on a crowded slug space.
@@ -169,7 +169,6 @@ pub struct LinkPatch {
 
 /// Key of a day counter of layouts before 4, and in the click journal's
 /// first record format: slug ‖ 0x00 ‖ day (u32 big-endian).
-#[cfg(test)]
 fn daily_key(slug: &[u8], day: u32) -> Vec<u8> {
     let mut key = Vec::with_capacity(slug.len() + 5);
     key.extend_from_slice(slug);
@@ -298,14 +297,13 @@ impl Store {
                 meta.insert("schema", &[SCHEMA])?;
             }
             Some([SCHEMA]) => {}
-            // Layout 2's records are all format 1, which still decodes.
-            Some([2 | migrate::LAYOUT_3]) => {
-                migrate::pack_days(&db, &daily_tree, &meta, SCHEMA)?;
+            // Layout 2's records are all format 1, which still decodes, and
+            // layout 3's per-day counters are still read.
+            Some([2 | 3]) => {
+                meta.insert("schema", &[SCHEMA])?;
+                db.flush()?;
             }
-            Some([1]) => {
-                migrate::from_v1(&db, &links, &created, &meta)?;
-                migrate::pack_days(&db, &daily_tree, &meta, SCHEMA)?;
-            }
+            Some([1]) => migrate::from_v1(&db, &links, &created, &meta)?,
             Some(other) => return Err(StoreError::Schema(other.first().copied().unwrap_or(0))),
         }
         if links.book()?.is_none() {

@@ -15,7 +15,9 @@
 //!
 //! Slugs never hold bytes below `-`, so a slug's blocks are one key range,
 //! apart from the click journal (keys starting 0x00) and from the per-day
-//! keys of layouts before 4 (slug 0x00 day), which the upgrade packs.
+//! counters of layouts before 4 (slug 0x00 day), which are still read and
+//! never rewritten: sled would not give their memory back (see
+//! `store::migrate`).
 
 use std::ops::RangeInclusive;
 
@@ -46,8 +48,8 @@ pub fn range(slug: &[u8], from: u32, to: u32) -> RangeInclusive<Vec<u8>> {
     key(slug, block_of(from))..=key(slug, block_of(to))
 }
 
-/// The keys `slug`'s per-day counters had in layouts before 4 (slug 0x00
-/// day): the upgrade leaves only damaged ones there.
+/// The keys of `slug`'s per-day counters of layouts before 4 (slug 0x00
+/// day), which are read as they are.
 pub fn old_range(slug: &[u8]) -> RangeInclusive<Vec<u8>> {
     let mut from = slug.to_vec();
     from.extend_from_slice(&[0; 5]);

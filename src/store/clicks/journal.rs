@@ -39,7 +39,7 @@ use std::collections::{BTreeMap, HashMap as StdHashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::super::{day_from_key, StoreError};
+use super::super::{counter, daily_key, day_from_key, StoreError};
 use super::days;
 use super::slug_from_day_key;
 
@@ -269,6 +269,18 @@ impl DailyLog {
         mut f: impl FnMut(u32, u64),
     ) -> Result<(), StoreError> {
         let state = self.lock();
+        // Per-day counters of layouts before 4, read as they are.
+        for item in self
+            .daily
+            .range(daily_key(slug, from)..=daily_key(slug, to))
+        {
+            let (k, v) = item?;
+            let n =
+                counter::decode(&v).ok_or_else(|| StoreError::corrupt(slug, "daily counter"))?;
+            if let Some(day) = day_from_key(&k) {
+                f(day, n);
+            }
+        }
         for item in self.daily.range(days::range(slug, from, to)) {
             let (k, v) = item?;
             let block = days::block_from_key(&k).unwrap_or_default();
