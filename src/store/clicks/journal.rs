@@ -338,23 +338,20 @@ impl DailyLog {
         let mut batch = sled::Batch::default();
         let mut folded: Vec<Entry<'_>> = Vec::new();
         for slug in &state.order[state.order.len() - take..] {
-            let mut by_block: BTreeMap<u32, Vec<(u32, u64)>> = BTreeMap::new();
-            for &(day, n) in state.folding.by_slug.get(slug).into_iter().flatten() {
-                if n > 0 {
-                    by_block
-                        .entry(days::block_of(day))
-                        .or_default()
-                        .push((day, n));
-                    folded.push((slug, day, n));
-                }
-            }
+            let counts = state
+                .folding
+                .by_slug
+                .get(slug)
+                .map_or(&[][..], Vec::as_slice);
+            folded.extend(
+                counts
+                    .iter()
+                    .filter(|c| c.1 > 0)
+                    .map(|&(d, n)| (&slug[..], d, n)),
+            );
             // A slug comes once per step, so each block is read and
             // written once in the batch.
-            for (block, adds) in by_block {
-                let key = days::key(slug, block);
-                let old = self.daily.get(&key)?;
-                batch.insert(key, days::add(block, old.as_deref(), &adds));
-            }
+            self.add_to_blocks(&mut batch, slug, counts)?;
         }
         let last = take == state.order.len();
         if last {
@@ -415,22 +412,34 @@ impl DailyLog {
     /// # Errors
     /// sled errors; nothing is added then.
     pub fn import(&self, slug: &[u8], counts: &[(u32, u64)]) -> Result<(), StoreError> {
+        // Under the lock, so no fold step writes these blocks in between.
+        let _state = self.lock();
+        let mut batch = sled::Batch::default();
+        self.add_to_blocks(&mut batch, slug, counts)?;
+        self.daily.apply_batch(batch)?;
+        Ok(())
+    }
+
+    /// Puts into `batch` `slug`'s blocks with `counts` (day, count) added,
+    /// reading each block once. Call with the lock held.
+    fn add_to_blocks(
+        &self,
+        batch: &mut sled::Batch,
+        slug: &[u8],
+        counts: &[(u32, u64)],
+    ) -> Result<(), StoreError> {
         let mut by_block: BTreeMap<u32, Vec<(u32, u64)>> = BTreeMap::new();
-        for &(day, n) in counts.iter().filter(|(_, n)| *n > 0) {
+        for &(day, n) in counts.iter().filter(|c| c.1 > 0) {
             by_block
                 .entry(days::block_of(day))
                 .or_default()
                 .push((day, n));
         }
-        // Under the lock, so no fold step writes these blocks in between.
-        let _state = self.lock();
-        let mut batch = sled::Batch::default();
         for (block, adds) in by_block {
             let key = days::key(slug, block);
             let old = self.daily.get(&key)?;
             batch.insert(key, days::add(block, old.as_deref(), &adds));
         }
-        self.daily.apply_batch(batch)?;
         Ok(())
     }
 }
