@@ -39,6 +39,7 @@ use thiserror::Error;
 pub use cache::CachedLink;
 pub use check::CheckReport;
 pub use clicks::{Counted, Tally};
+pub use links::BUCKET_BITS;
 pub use list::{Cursor, Page, SEARCH_SCAN};
 pub use record::{Link, RecordError};
 pub use sources::{SourceCounts, MAX_HOSTS, MAX_PENDING};
