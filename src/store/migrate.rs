@@ -61,7 +61,7 @@ pub fn from_v1(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{counter, daily_key, entry_key, Link, Store};
+    use super::super::{counter, daily_key, entry_key, open_sled, Link, Store};
 
     #[test]
     fn day_counters_of_layout_3_are_read_with_the_new_blocks() {
@@ -77,7 +77,7 @@ mod tests {
         {
             // What layout 3 stored: one counter per slug and day (41 days
             // of "a", today's among them), one damaged.
-            let db = sled::open(dir.path().join("db")).unwrap();
+            let db = open_sled(&dir.path().join("db"), 1 << 20).unwrap();
             let daily = db.open_tree("daily").unwrap();
             for i in 0..=40 {
                 let key = daily_key(b"a", today - 40 + i);
@@ -136,7 +136,7 @@ mod tests {
         };
         {
             // What kurz with layout 1 wrote.
-            let db = sled::open(dir.path().join("db")).unwrap();
+            let db = open_sled(&dir.path().join("db"), 1 << 20).unwrap();
             let (links, index) = (
                 db.open_tree("links").unwrap(),
                 db.open_tree("by_created").unwrap(),
@@ -171,7 +171,7 @@ mod tests {
         // changes. An unknown layout is refused, not guessed at.
         for (schema, opens) in [(2, true), (9, false)] {
             {
-                let db = sled::open(dir.path().join("db")).unwrap();
+                let db = open_sled(&dir.path().join("db"), 1 << 20).unwrap();
                 let meta = db.open_tree("meta").unwrap();
                 meta.insert("schema", &[schema]).unwrap();
                 db.flush().unwrap();
@@ -181,7 +181,7 @@ mod tests {
             if let Ok(store) = store {
                 assert_eq!(store.get("s42").unwrap(), Some(link(42)));
                 drop(store);
-                let db = sled::open(dir.path().join("db")).unwrap();
+                let db = open_sled(&dir.path().join("db"), 1 << 20).unwrap();
                 let meta = db.open_tree("meta").unwrap();
                 assert_eq!(meta.get("schema").unwrap().as_deref(), Some(&[4][..]));
             }

@@ -3,21 +3,10 @@
 use super::super::super::{counter, daily_key};
 use super::*;
 
-/// `sled::open`, waiting while the database this test just dropped
-/// still holds sled's file lock (see `store::open_sled`).
+/// Opens sled the way the store does, waiting while the database this
+/// test just dropped still holds sled's file lock.
 fn reopen(path: &std::path::Path) -> sled::Db {
-    let started = Instant::now();
-    loop {
-        match sled::open(path) {
-            Err(e)
-                if e.to_string().contains("could not acquire lock")
-                    && started.elapsed() < Duration::from_secs(5) =>
-            {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            other => return other.unwrap(),
-        }
-    }
+    crate::store::open_sled(path, 1 << 20).unwrap()
 }
 
 fn daily(db: &sled::Db) -> sled::Tree {
