@@ -12,8 +12,8 @@
 //!
 //! `CACHE_MIB` is sled's page cache (default 64, the share `kurz serve`
 //! gives it by default); `READS` random bucket reads (default 200,000),
-//! the lookups of link-cache misses under uniform traffic. Opening may
-//! run sled's recovery, as `kurz serve` would; nothing is written.
+//! the lookups of link-cache misses under uniform traffic. The probe only
+//! reads; opening runs sled's recovery as `kurz serve` would.
 
 use std::error::Error;
 use std::path::PathBuf;
