@@ -1,10 +1,12 @@
-//! The offline admin commands: `key`, `add`, `list`, `stats`, `delete`, `export`, `import`.
+//! The offline admin commands: `key`, `add`, `list`, `stats`, `delete`, `export`, `import`,
+//! `check`, `compact`.
 //!
 //! Each opens the data directory itself, so it runs only while the server
 //! is stopped (the store's lock says so otherwise). Output is plain text
 //! for people and scripts; problems go to standard error with a non-zero
 //! exit.
 
+mod compact;
 mod transfer;
 
 use std::io::{self, BufWriter, Write};
@@ -142,6 +144,7 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
         Command::Export { format, output } => transfer::export(data, format, output.as_deref()),
         Command::Import { file, format } => transfer::import(data, &file, format),
         Command::Check => check(data),
+        Command::Compact => compact::run(data),
     }
 }
 

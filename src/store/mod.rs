@@ -14,6 +14,7 @@ pub mod bucket;
 mod cache;
 mod check;
 mod clicks;
+mod compact;
 /// The layout of the day-count blocks, public for the fuzz targets.
 pub use clicks::days;
 mod counter;
@@ -39,6 +40,7 @@ use thiserror::Error;
 pub use cache::CachedLink;
 pub use check::CheckReport;
 pub use clicks::{Counted, Tally};
+pub use compact::{compact, CompactProgress, CompactReport};
 pub use links::BUCKET_BITS;
 pub use list::{Cursor, Page, SEARCH_SCAN};
 pub use record::{Link, RecordError};
@@ -109,6 +111,13 @@ pub enum StoreError {
         /// The reserve, in MiB.
         min_mib: u64,
     },
+    /// There is no database in the data directory to work on.
+    #[error("there is no kurz database in {0}")]
+    NoDatabase(PathBuf),
+    /// A copy of the database did not read back as it was written; the
+    /// original is left as it was.
+    #[error("the compacted copy did not match the original ({0}); the original is unchanged")]
+    CopyMismatch(String),
     /// A background thread doing store work panicked.
     #[error("a storage task failed")]
     TaskFailed,
@@ -214,6 +223,27 @@ fn open_sled(path: &Path, cache_capacity: u64) -> Result<sled::Db, StoreError> {
     }
 }
 
+/// Takes the OS lock on `dir/kurz.lock`, held while the returned file is
+/// open, so that two processes never open the same data.
+fn lock_dir(dir: &Path) -> Result<File, StoreError> {
+    let lock_path = dir.join("kurz.lock");
+    let io = |source| StoreError::Io {
+        path: lock_path.clone(),
+        source,
+    };
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io)?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(dir.into())),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
+}
+
 /// What [`Store::click`] counted since the store was opened, for
 /// monitoring. Plain atomics: one relaxed increment per click.
 #[derive(Default)]
@@ -270,18 +300,8 @@ impl Store {
             move |source| StoreError::Io { path, source }
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let lock_path = dir.join("kurz.lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io(&lock_path))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(dir.into())),
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
-        }
+        let lock = lock_dir(dir)?;
+        compact::recover(dir)?;
         let db = open_sled(&dir.join("db"), cache_bytes / 2)?;
         let meta = db.open_tree("meta")?;
         let links = Links::new(db.open_tree("buckets")?);
