@@ -23,6 +23,9 @@ use crate::target::TargetRules;
 /// something else is wrong.
 const GENERATE_TRIES: usize = 8;
 
+/// From how many imported links on the summary suggests `kurz compact`.
+const COMPACT_HINT: u64 = 100_000;
+
 /// `kurz export [--format jsonl|csv] [-o FILE]`.
 pub(super) fn export(
     data: &Path,
@@ -152,6 +155,12 @@ pub(super) fn import(data: &Path, file: &Path, format: Format) -> Result<ExitCod
     bar.finish_and_clear();
     store.flush_all()?;
     eprintln!("imported {imported}, skipped {duplicates} existing, rejected {invalid} invalid");
+    if imported >= COMPACT_HINT {
+        eprintln!(
+            "kurz: `kurz compact` gives back the disk space sled kept during this import \
+             (at 10M links, 20.6 GiB became 2.3 GiB) and makes the database faster to open"
+        );
+    }
     Ok(if invalid > 0 {
         ExitCode::FAILURE
     } else {
