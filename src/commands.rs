@@ -36,6 +36,9 @@ pub enum CommandError {
     /// A store fault.
     #[error(transparent)]
     Store(StoreError),
+    /// `kurz compact` stopped; the database was not changed.
+    #[error("compaction stopped, and the database is as it was: {0}")]
+    Compact(StoreError),
     /// The key file.
     #[error(transparent)]
     Key(#[from] key::KeyError),

@@ -8,7 +8,9 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use real_binary::{api, get, kurz, wait_bounded, Sandbox, Server};
+use real_binary::{
+    api, get, kurz, kurz_with_file_limit, run_bounded, wait_bounded, Sandbox, Server,
+};
 
 /// Imports `n` links with click counts into data dir `name`.
 fn import(sandbox: &Sandbox, name: &str, n: usize) {
@@ -88,6 +90,29 @@ fn compact_refuses_a_running_server_and_a_directory_without_data() {
         out.failed().contains("there is no kurz database in"),
         "{out:?}"
     );
+}
+
+#[test]
+fn a_disk_too_full_for_the_copy_stops_compact_and_changes_nothing() {
+    let sandbox = Sandbox::new();
+    import(&sandbox, "data", 3000);
+    let before = export(&sandbox, "data");
+    // Every file write past 1 MiB fails as on a full disk; the copy needs
+    // more than that (the database is 2.5 MiB, its copy 1.5 MiB).
+    let mut cmd = kurz_with_file_limit(sandbox.path(), 1024);
+    cmd.args(["compact", "--data"]).arg(sandbox.data("data"));
+    let out = run_bounded(cmd);
+    assert!(
+        out.failed()
+            .contains("compaction stopped, and the database is as it was"),
+        "{out:?}"
+    );
+    assert_eq!(entries(&sandbox.data("data")), ["db", "kurz.lock"]);
+    assert_eq!(export(&sandbox, "data"), before);
+    assert!(sandbox
+        .kurz("data", &["check"])
+        .ok()
+        .contains("ok: 3000 links"));
 }
 
 /// Kills `kurz compact` (SIGKILL) `after` into its run.

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::CommandError;
-use crate::store::{self, CompactProgress};
+use crate::store::{self, CompactProgress, StoreError};
 
 /// `kurz compact`.
 pub(super) fn run(data: &Path) -> Result<ExitCode, CommandError> {
@@ -24,7 +24,10 @@ pub(super) fn run(data: &Path) -> Result<ExitCode, CommandError> {
         ));
     });
     bar.finish_and_clear();
-    let report = report?;
+    let report = report.map_err(|e| match e {
+        StoreError::Locked(_) | StoreError::NoDatabase(_) => CommandError::from(e),
+        other => CommandError::Compact(other),
+    })?;
     println!(
         "compacted {} keys in {} trees ({} MiB of data) in {:.1} s: {} on disk before, {} now",
         report.keys,
