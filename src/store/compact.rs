@@ -190,8 +190,38 @@ fn absorb(hasher: &mut Sha256, key: &[u8], value: &[u8]) {
     hasher.update(value);
 }
 
-/// Copies every tree of `old` into `new` in key order; returns what was
-/// read (per tree) and the bytes copied.
+/// Reads `tree` in key order, handing each key and value to `each`, and
+/// returns its sum; `at` counts what was read, and `progress` hears of it
+/// every [`BATCH_KEYS`] keys.
+fn sum_tree(
+    tree: &sled::Tree,
+    at: &mut CompactProgress,
+    progress: &mut dyn FnMut(&CompactProgress),
+    mut each: impl FnMut(sled::IVec, sled::IVec) -> Result<(), StoreError>,
+) -> Result<TreeSum, StoreError> {
+    at.tree = String::from_utf8_lossy(&tree.name()).into_owned();
+    let mut hasher = Sha256::new();
+    let mut keys = 0u64;
+    for item in tree.iter() {
+        let (key, value) = item?;
+        absorb(&mut hasher, &key, &value);
+        keys += 1;
+        at.keys += 1;
+        at.bytes += (key.len() + value.len()) as u64;
+        each(key, value)?;
+        if at.keys.is_multiple_of(BATCH_KEYS as u64) {
+            progress(at);
+        }
+    }
+    progress(at);
+    Ok(TreeSum {
+        keys,
+        digest: hasher.finalize().into(),
+    })
+}
+
+/// Copies every tree of `old` into `new` in key order, in batches of
+/// [`BATCH_KEYS`]; returns what was read (per tree) and the bytes copied.
 fn copy(
     old: &sled::Db,
     new: &sled::Db,
@@ -205,37 +235,20 @@ fn copy(
         bytes: 0,
     };
     for name in old.tree_names() {
-        at.tree = String::from_utf8_lossy(&name).into_owned();
-        let from = old.open_tree(&name)?;
         let to = new.open_tree(&name)?;
-        let mut hasher = Sha256::new();
-        let mut keys = 0u64;
         let mut batch = sled::Batch::default();
         let mut pending = 0;
-        for item in from.iter() {
-            let (key, value) = item?;
-            absorb(&mut hasher, &key, &value);
-            keys += 1;
-            at.bytes += (key.len() + value.len()) as u64;
+        let sum = sum_tree(&old.open_tree(&name)?, &mut at, progress, |key, value| {
             batch.insert(key, value);
             pending += 1;
             if pending == BATCH_KEYS {
                 to.apply_batch(std::mem::take(&mut batch))?;
                 pending = 0;
-                at.keys += BATCH_KEYS as u64;
-                progress(&at);
             }
-        }
+            Ok(())
+        })?;
         to.apply_batch(batch)?;
-        at.keys += pending as u64;
-        progress(&at);
-        sums.insert(
-            name.to_vec(),
-            TreeSum {
-                keys,
-                digest: hasher.finalize().into(),
-            },
-        );
+        sums.insert(name.to_vec(), sum);
     }
     Ok((sums, at.bytes))
 }
@@ -253,29 +266,9 @@ fn sum_all(
         bytes: 0,
     };
     for name in db.tree_names() {
-        at.tree = String::from_utf8_lossy(&name).into_owned();
-        let tree = db.open_tree(&name)?;
-        let mut hasher = Sha256::new();
-        let mut keys = 0u64;
-        for item in tree.iter() {
-            let (key, value) = item?;
-            absorb(&mut hasher, &key, &value);
-            keys += 1;
-            at.keys += 1;
-            at.bytes += (key.len() + value.len()) as u64;
-            if at.keys.is_multiple_of(BATCH_KEYS as u64) {
-                progress(&at);
-            }
-        }
-        sums.insert(
-            name.to_vec(),
-            TreeSum {
-                keys,
-                digest: hasher.finalize().into(),
-            },
-        );
+        let sum = sum_tree(&db.open_tree(&name)?, &mut at, progress, |_, _| Ok(()))?;
+        sums.insert(name.to_vec(), sum);
     }
-    progress(&at);
     Ok(sums)
 }
 
