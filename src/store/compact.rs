@@ -19,6 +19,10 @@
 //!
 //! [`recover`] runs before every open of the database and finishes or
 //! undoes a compaction stopped between any two of these steps.
+//!
+//! Only trees are copied: sled's own id counter (`Db::generate_id`) starts
+//! over in the copy, which is safe because kurz never uses it; code that
+//! starts to must carry it over here.
 
 use std::collections::BTreeMap;
 use std::fs;
