@@ -36,9 +36,12 @@ use super::{lock_dir, open_sled, StoreError};
 /// Keys written per sled batch while copying.
 const BATCH_KEYS: usize = 1024;
 
-/// sled's page cache while copying: the copy writes each leaf once, in
-/// order, so a bigger cache buys little.
-const COPY_CACHE: u64 = 64 << 20;
+/// sled's page cache for each database while copying: every leaf is
+/// read once and written once, in order, so a cache buys nothing, and a
+/// small one keeps memory down (at 10M links the peak RSS went from 890 to
+/// 372 MB with 64 MiB caches and 8 MiB ones, 58 s either way; 1 MiB gave
+/// 353 MB and took 66 s).
+const COPY_CACHE: u64 = 8 << 20;
 
 /// Where the progress of a compaction is.
 #[derive(Debug, Clone, PartialEq, Eq)]
