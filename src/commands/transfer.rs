@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{io_err, open, CommandError};
+use super::{io_err, open, open_for_scan, CommandError};
 use crate::formats::{self, ExportFormat, Format, FormatError, Parsed, Records};
 use crate::store::{ExportRecord, ImportOutcome, Store, StoreError};
 use crate::target::TargetRules;
@@ -32,7 +32,7 @@ pub(super) fn export(
     format: ExportFormat,
     output: Option<&Path>,
 ) -> Result<ExitCode, CommandError> {
-    let store = open(data)?;
+    let store = open_for_scan(data)?;
     let what = match output {
         Some(p) => format!("writing {}", p.display()),
         None => "writing standard output".to_owned(),
