@@ -56,6 +56,18 @@ pub struct CompactProgress {
     pub bytes: u64,
 }
 
+impl CompactProgress {
+    /// Nothing done yet, copying or (`checking`) reading the copy back.
+    fn start(checking: bool) -> CompactProgress {
+        CompactProgress {
+            checking,
+            tree: String::new(),
+            keys: 0,
+            bytes: 0,
+        }
+    }
+}
+
 /// What a finished compaction did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompactReport {
@@ -235,12 +247,7 @@ fn copy(
     progress: &mut dyn FnMut(&CompactProgress),
 ) -> Result<(BTreeMap<Vec<u8>, TreeSum>, u64), StoreError> {
     let mut sums = BTreeMap::new();
-    let mut at = CompactProgress {
-        checking: false,
-        tree: String::new(),
-        keys: 0,
-        bytes: 0,
-    };
+    let mut at = CompactProgress::start(false);
     for name in old.tree_names() {
         let to = new.open_tree(&name)?;
         let mut batch = sled::Batch::default();
@@ -266,12 +273,7 @@ fn sum_all(
     progress: &mut dyn FnMut(&CompactProgress),
 ) -> Result<BTreeMap<Vec<u8>, TreeSum>, StoreError> {
     let mut sums = BTreeMap::new();
-    let mut at = CompactProgress {
-        checking: true,
-        tree: String::new(),
-        keys: 0,
-        bytes: 0,
-    };
+    let mut at = CompactProgress::start(true);
     for name in db.tree_names() {
         let sum = sum_tree(&db.open_tree(&name)?, &mut at, progress, |_, _| Ok(()))?;
         sums.insert(name.to_vec(), sum);
