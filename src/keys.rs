@@ -266,24 +266,31 @@ impl Keyring {
         found
     }
 
-    /// The scope the key `name` has now; `None` once it is revoked (a
-    /// browser session signed in with it ends then).
-    pub fn scope_of(&self, name: &str, now: i64) -> Option<Scope> {
-        if name == BUILTIN {
-            self.used_at(name, now);
-            return Some(Scope::Admin);
-        }
-        self.refresh();
-        let scope = self
-            .loaded
-            .read()
-            .ok()?
-            .keys
-            .iter()
-            .find(|k| k.name == name)
-            .map(|k| k.scope)?;
-        self.used_at(name, now);
-        Some(scope)
+    /// Who the key with `digest` is now: its name and scope, or `None` once
+    /// it is revoked. A browser session keeps the digest of the key it
+    /// signed in with, never its name: a name can be given to a new key
+    /// after a revoke, a digest cannot, so a session ends with its key for good.
+    pub fn caller_of(&self, digest: &KeyDigest, now: i64) -> Option<Caller> {
+        let found = if digest.same_as(&self.builtin) {
+            Some(Caller {
+                name: BUILTIN.to_owned(),
+                scope: Scope::Admin,
+            })
+        } else {
+            self.refresh();
+            self.loaded
+                .read()
+                .ok()?
+                .keys
+                .iter()
+                .find(|k| k.digest.same_as(digest))
+                .map(|k| Caller {
+                    name: k.name.clone(),
+                    scope: k.scope,
+                })
+        }?;
+        self.used_at(&found.name, now);
+        Some(found)
     }
 
     fn used_at(&self, name: &str, now: i64) {

@@ -224,6 +224,76 @@ async fn a_revoked_key_and_its_session_are_refused_at_once() {
     s.stop().await;
 }
 
+/// Signs in with `key`; returns the session cookie (`name=value`).
+async fn sign_in(s: &TestServer, key: &str) -> String {
+    let body = format!(r#"{{"key":"{key}"}}"#);
+    let r = request(
+        s.addr,
+        Method::POST,
+        "/api/session",
+        &[JSON],
+        Some(body.as_bytes()),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let set = r.header("set-cookie").unwrap();
+    set.split(';').next().unwrap().to_owned()
+}
+
+async fn by_cookie(s: &TestServer, cookie: &str, path: &str) -> common::Resp {
+    request(s.addr, Method::GET, path, &[("cookie", cookie)], None).await
+}
+
+// A session kept the name of its key, so a new key given a revoked key's
+// name (over HTTP or with `kurz keys`) brought its sessions back, with the
+// new key's scope.
+#[tokio::test]
+async fn a_revoked_keys_session_stays_ended_when_a_new_key_takes_its_name() {
+    let s = start_server().await;
+    let key = make(&s, "phone", "write").await;
+    let cookie = sign_in(&s, &key).await;
+    assert_eq!(
+        by_cookie(&s, &cookie, "/api/links").await.status,
+        StatusCode::OK
+    );
+    let r = s.api(Method::DELETE, "/api/keys/phone", None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    by_cookie(&s, &cookie, "/api/links")
+        .await
+        .assert_problem(401);
+    let admin = make(&s, "phone", "admin").await;
+    for path in ["/api/links", "/api/keys", "/api/export"] {
+        by_cookie(&s, &cookie, path).await.assert_problem(401);
+    }
+    // The new key's own session works, with its own scope.
+    let fresh = sign_in(&s, &admin).await;
+    assert_eq!(
+        by_cookie(&s, &fresh, "/api/keys").await.status,
+        StatusCode::OK
+    );
+
+    // The same through the command line beside the running server.
+    let out = kurz(&s.data, &["keys", "revoke", "phone"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    by_cookie(&s, &fresh, "/api/links")
+        .await
+        .assert_problem(401);
+    let out = kurz(&s.data, &["keys", "add", "phone", "--scope", "admin"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for cookie in [&cookie, &fresh] {
+        by_cookie(&s, cookie, "/api/keys").await.assert_problem(401);
+    }
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn bad_input_is_refused_and_changes_nothing() {
     let s = start_server().await;

@@ -304,9 +304,9 @@ fn authorize(app: &App, req: &Request<Incoming>, peer: Option<IpAddr>) -> Result
     let now = crate::clock::now_ms();
     if !auth::presents_key(headers) {
         match session::by_cookie(app, req.method(), headers) {
-            session::ByCookie::Yes(name) => {
-                if let Some(scope) = app.keys.scope_of(&name, now) {
-                    return Ok(Caller { name, scope });
+            session::ByCookie::Yes(key) => {
+                if let Some(caller) = app.keys.caller_of(&key, now) {
+                    return Ok(caller);
                 }
             }
             session::ByCookie::CrossSite => return Err(session::cross_site()),

@@ -1,7 +1,8 @@
 //! Browser sessions: `POST /api/session` trades an API key for a cookie,
 //! `DELETE /api/session` ends it, and the cookie then stands in for the key
-//! it was signed in with (its name: the key's scope is looked up on every
-//! request, so revoking the key ends the session).
+//! it was signed in with (its digest, never its name: the key is looked up
+//! by digest on every request, so revoking the key ends the session for
+//! good, even when a new key is later given the same name).
 //!
 //! A session id is 32 random bytes from the OS (`getrandom` through
 //! nanoid), sent once in an `HttpOnly; SameSite=Strict` cookie; the server
@@ -26,6 +27,7 @@ use url::Url;
 use super::error::ApiError;
 use super::wire::read_json;
 use super::{App, Body};
+use crate::key::KeyDigest;
 
 /// The cookie's name.
 pub const COOKIE_NAME: &str = "kurz_session";
@@ -38,7 +40,7 @@ pub const MAX_SESSIONS: usize = 10_000;
 #[derive(Debug)]
 pub struct Sessions {
     ttl: Duration,
-    live: Mutex<HashMap<[u8; 32], (Instant, String)>>,
+    live: Mutex<HashMap<[u8; 32], (Instant, KeyDigest)>>,
 }
 
 impl Default for Sessions {
@@ -65,12 +67,13 @@ impl Sessions {
         self.ttl
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], (Instant, String)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], (Instant, KeyDigest)>> {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts a session for the key named `key`; returns its id, for the cookie.
-    pub fn start(&self, now: Instant, key: &str) -> String {
+    /// Starts a session for the key whose digest is `key`; returns its id,
+    /// for the cookie.
+    pub fn start(&self, now: Instant, key: KeyDigest) -> String {
         // 43 characters of a 62-letter alphabet: about 256 bits.
         let id = nanoid::nanoid!(43, &crate::slug::ALPHABET);
         let mut live = self.lock();
@@ -84,13 +87,13 @@ impl Sessions {
                 live.remove(&oldest);
             }
         }
-        live.insert(digest(&id), (now + self.ttl, key.to_owned()));
+        live.insert(digest(&id), (now + self.ttl, key));
         id
     }
 
-    /// The name of the key the session `id` was signed in with, while it
+    /// The digest of the key the session `id` was signed in with, while it
     /// is live at `now`.
-    pub fn key_of(&self, id: &str, now: Instant) -> Option<String> {
+    pub fn key_of(&self, id: &str, now: Instant) -> Option<KeyDigest> {
         self.lock()
             .get(&digest(id))
             .filter(|(until, _)| *until > now)
@@ -187,10 +190,10 @@ pub async fn route(
     match *req.method() {
         Method::POST => {
             let body: SignIn = read_json(req).await?;
-            let Some(caller) = app
+            let known = app
                 .keys
-                .identify(body.key.as_bytes(), crate::clock::now_ms())
-            else {
+                .identify(body.key.as_bytes(), crate::clock::now_ms());
+            if known.is_none() {
                 if let Some(ip) = peer {
                     app.guard.failed(ip, Instant::now());
                 }
@@ -198,8 +201,9 @@ pub async fn route(
                     StatusCode::UNAUTHORIZED,
                     "the API key is not valid",
                 ));
-            };
-            let id = app.sessions.start(Instant::now(), &caller.name);
+            }
+            let key = KeyDigest::of(body.key.as_bytes());
+            let id = app.sessions.start(Instant::now(), key);
             let cookie =
                 set_cookie(&id, app.sessions.ttl(), &app.settings.base_url).ok_or_else(|| {
                     ApiError::new(
@@ -225,8 +229,8 @@ pub async fn route(
 pub enum ByCookie {
     /// No live session cookie: the key decides.
     No,
-    /// A live session of the key named here, and the request may go on.
-    Yes(String),
+    /// A live session of the key with this digest, and the request may go on.
+    Yes(KeyDigest),
     /// A live session, but a cross-site request that would change something.
     CrossSite,
 }
@@ -255,13 +259,14 @@ mod tests {
     fn sessions_start_expire_and_end() {
         let s = Sessions::with_ttl(Duration::from_secs(60));
         let now = Instant::now();
-        let id = s.start(now, "phone");
+        let phone = KeyDigest::of(b"phone-key-0123456789");
+        let id = s.start(now, phone.clone());
         assert_eq!(id.len(), 43);
-        assert_eq!(s.key_of(&id, now).as_deref(), Some("phone"));
-        assert_eq!(s.key_of(&id, now + Duration::from_secs(61)), None);
-        assert_eq!(s.key_of("not-a-session", now), None);
+        assert!(s.key_of(&id, now) == Some(phone));
+        assert!(s.key_of(&id, now + Duration::from_secs(61)).is_none());
+        assert!(s.key_of("not-a-session", now).is_none());
         s.end(&id);
-        assert_eq!(s.key_of(&id, now), None);
+        assert!(s.key_of(&id, now).is_none());
     }
 
     #[test]

@@ -83,10 +83,32 @@ fn a_change_by_another_process_is_seen_at_once() {
         ring.identify(secret.as_bytes(), 2).unwrap().scope,
         Scope::Write
     );
-    assert_eq!(ring.scope_of("script", 3), Some(Scope::Write));
+    let digest = KeyDigest::of(secret.as_bytes());
+    assert_eq!(
+        ring.caller_of(&digest, 3).map(|c| c.scope),
+        Some(Scope::Write)
+    );
     revoke(dir.path(), "script").unwrap();
     assert!(ring.identify(secret.as_bytes(), 4).is_none());
-    assert_eq!(ring.scope_of("script", 5), None);
+    assert_eq!(ring.caller_of(&digest, 5), None);
+}
+
+// A session kept the key's name, so a new key given a revoked key's name
+// brought the old key's sessions back with the new key's scope.
+#[test]
+fn a_revoked_key_stays_revoked_when_a_new_key_takes_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let ring = Keyring::new(dir.path(), KeyDigest::of(b"builtin-key-0123456789"));
+    let (_, old) = add(dir.path(), "phone", Scope::Write, 1).unwrap();
+    let old = KeyDigest::of(old.as_bytes());
+    revoke(dir.path(), "phone").unwrap();
+    let (_, new) = add(dir.path(), "phone", Scope::Admin, 2).unwrap();
+    assert_eq!(ring.caller_of(&old, 3), None);
+    let caller = ring.caller_of(&KeyDigest::of(new.as_bytes()), 3).unwrap();
+    assert_eq!(
+        (caller.name.as_str(), caller.scope),
+        ("phone", Scope::Admin)
+    );
 }
 
 #[test]
