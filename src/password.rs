@@ -16,7 +16,20 @@ use argon2::Argon2;
 /// the lockout allows) would then cost gigabytes. Past the bound, requests
 /// wait their turn, within the request deadline.
 #[derive(Debug)]
-pub struct Slots(tokio::sync::Semaphore);
+pub struct Slots {
+    turns: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Computations running now, and the most ever seen at once: two
+    /// relaxed atomics per hash (which takes milliseconds), for the tests
+    /// and `/metrics` to see the bound hold.
+    running: std::sync::Arc<Running>,
+    size: usize,
+}
+
+#[derive(Debug, Default)]
+struct Running {
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
 
 impl Default for Slots {
     /// One slot per CPU core: more would not finish sooner.
@@ -28,20 +41,66 @@ impl Default for Slots {
 impl Slots {
     /// Slots for `n` computations at once.
     pub fn new(n: usize) -> Self {
-        Slots(tokio::sync::Semaphore::new(n.max(1)))
+        Slots {
+            turns: std::sync::Arc::new(tokio::sync::Semaphore::new(n.max(1))),
+            running: std::sync::Arc::default(),
+            size: n.max(1),
+        }
     }
 
     /// Runs `work` on a blocking thread once a slot is free; `None` if the
-    /// work panicked.
+    /// work panicked. The slot is held by the blocking work itself, not by
+    /// the caller's future: a request cancelled while its hash runs (a
+    /// client resetting its stream) cannot free the slot early, so no more
+    /// than `n` computations ever run at once.
     pub async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Option<T> {
         // The semaphore is never closed, so acquiring only waits.
-        let _slot = self.0.acquire().await.ok()?;
-        tokio::task::spawn_blocking(work).await.ok()
+        let slot = self.turns.clone().acquire_owned().await.ok()?;
+        let running = self.running.clone();
+        tokio::task::spawn_blocking(move || {
+            use std::sync::atomic::Ordering::Relaxed;
+            let now = running.now.fetch_add(1, Relaxed) + 1;
+            running.most.fetch_max(now, Relaxed);
+            let done = work();
+            running.now.fetch_sub(1, Relaxed);
+            drop(slot);
+            done
+        })
+        .await
+        .ok()
+    }
+
+    /// Most computations at once (at least 1).
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// How many computations run now.
+    pub fn running(&self) -> usize {
+        self.running.now.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The most computations that ever ran at once.
+    pub fn most_at_once(&self) -> usize {
+        self.running.most.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
+
+/// Most memory a stored hash may ask for, in KiB (64 MiB: RFC 9106's
+/// second recommended setting). The default asks for 19 MiB.
+pub const MAX_MEMORY_KIB: u32 = 65_536;
+/// Most passes a stored hash may ask for.
+pub const MAX_PASSES: u32 = 10;
+/// Most lanes a stored hash may ask for.
+pub const MAX_LANES: u32 = 4;
+/// Most memory × passes a stored hash may ask for (64 MiB × 3, RFC 9106's
+/// second setting): about five times the default's work. A hash is checked
+/// once per password try, one per core at a time, so this bounds what one
+/// anonymous wrong password can cost the server.
+pub const MAX_COST: u64 = 65_536 * 3;
 
 /// Longest password accepted, in bytes: enough for any passphrase, and
 /// short enough that hashing one costs what hashing any other does.
@@ -71,6 +130,16 @@ pub enum PasswordError {
     /// A stored hash is not an Argon2id PHC string.
     #[error("is not an Argon2id PHC string ($argon2id$v=19$...)")]
     NotArgon2id,
+    /// A stored hash asks for more work than a check may cost.
+    #[error("asks for m={memory} KiB, t={passes}, p={lanes}: at most m={MAX_MEMORY_KIB}, t={MAX_PASSES}, p={MAX_LANES} and m×t={MAX_COST} are accepted")]
+    TooCostly {
+        /// Its memory, in KiB.
+        memory: u32,
+        /// Its passes.
+        passes: u32,
+        /// Its lanes.
+        lanes: u32,
+    },
     /// The hasher failed (no randomness for a salt, or bad parameters).
     #[error("cannot be hashed")]
     Hashing,
@@ -106,31 +175,52 @@ pub fn hash(password: &str) -> Result<String, PasswordError> {
 
 /// Whether `password` matches the stored PHC string `phc`. A damaged hash
 /// matches nothing. Slow by design: run it off the async runtime.
+///
+/// A hash whose parameters ask for more than [`MAX_COST`] (and the other
+/// bounds) matches nothing and is never run: one stored before those bounds
+/// existed cannot make a wrong password cost gigabytes.
 pub fn verify(password: &str, phc: &str) -> bool {
     if password.len() > MAX_LEN {
         return false;
     }
     match PasswordHash::new(phc) {
-        Ok(parsed) if is_argon2id(&parsed) => Argon2::default()
+        Ok(parsed) if is_argon2id(&parsed) && within_bounds(&parsed).is_ok() => Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok(),
         _ => false,
     }
 }
 
+/// Checks the cost parameters of a parsed hash against the bounds above.
+fn within_bounds(parsed: &PasswordHash<'_>) -> Result<argon2::Params, PasswordError> {
+    let params = argon2::Params::try_from(parsed).map_err(|_| PasswordError::NotArgon2id)?;
+    let (memory, passes, lanes) = (params.m_cost(), params.t_cost(), params.p_cost());
+    let cost = u64::from(memory) * u64::from(passes);
+    if memory > MAX_MEMORY_KIB || passes > MAX_PASSES || lanes > MAX_LANES || cost > MAX_COST {
+        return Err(PasswordError::TooCostly {
+            memory,
+            passes,
+            lanes,
+        });
+    }
+    Ok(params)
+}
+
 /// Checks that `phc`, from an import, is a well-formed Argon2id PHC string
 /// with a salt and a hash.
 ///
 /// # Errors
-/// [`PasswordError::NotArgon2id`].
+/// [`PasswordError::NotArgon2id`], and [`PasswordError::TooCostly`] for
+/// parameters past the bounds ([`MAX_COST`] and the others).
 pub fn check_stored(phc: &str) -> Result<(), PasswordError> {
     let parsed = PasswordHash::new(phc).map_err(|_| PasswordError::NotArgon2id)?;
     if !is_argon2id(&parsed) || parsed.salt.is_none() || parsed.hash.is_none() {
         return Err(PasswordError::NotArgon2id);
     }
     // Parameters the hasher would refuse (m=0, t=0, ...) make a link no
-    // password can ever open.
-    argon2::Params::try_from(&parsed).map_err(|_| PasswordError::NotArgon2id)?;
+    // password can ever open; absurd ones would make every try cost
+    // gigabytes or seconds.
+    within_bounds(&parsed)?;
     Ok(())
 }
 
@@ -212,6 +302,36 @@ mod tests {
         ] {
             assert_eq!(check_stored(bad), Err(PasswordError::NotArgon2id), "{bad}");
             assert!(!verify("secret", bad));
+        }
+    }
+
+    // Import took any parameters the hasher accepts: m=268435455 (256 GiB)
+    // drove RSS past 10 GiB on one wrong password, t=4000000 held a thread
+    // for 14 s.
+    #[test]
+    fn hashes_asking_for_absurd_work_are_refused_and_never_run() {
+        let salt = "c2FsdHNhbHRzYWx0";
+        let tail = "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+        for params in [
+            "m=268435455,t=2,p=1",
+            "m=19456,t=4000000,p=1",
+            "m=19456,t=2,p=64",
+            "m=65537,t=1,p=1",
+            "m=65536,t=4,p=1",
+        ] {
+            let phc = format!("$argon2id$v=19${params}${salt}${tail}");
+            let e = check_stored(&phc).unwrap_err();
+            assert!(
+                matches!(e, PasswordError::TooCostly { .. }),
+                "{params}: {e:?}"
+            );
+            assert!(e.to_string().contains("at most m=65536"), "{e}");
+            // Returns at once: a run at these costs would take seconds or gigabytes.
+            assert!(!verify("x", &phc));
+        }
+        for params in ["m=65536,t=3,p=4", "m=19456,t=10,p=1", "m=7168,t=5,p=1"] {
+            let phc = format!("$argon2id$v=19${params}${salt}${tail}");
+            assert_eq!(check_stored(&phc), Ok(()), "{params}");
         }
     }
 }

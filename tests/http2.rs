@@ -329,3 +329,65 @@ async fn a_flood_of_pings_and_settings_does_not_bring_the_server_down() {
     drop(c);
     s.stop().await;
 }
+
+// The Argon2 slot was held by the request's future, so a stream reset while
+// its hash ran freed the slot and let another hash start beside it: one
+// client without a key could run as many at once as it sent resets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_hashes_of_reset_streams_keep_their_slot_until_they_finish() {
+    const CANCEL: u32 = 0x8;
+    let s = start_server().await;
+    let links = 10;
+    for i in 0..links {
+        let body =
+            format!(r#"{{"url":"https://example.com/{i}","slug":"p{i}","password":"right"}}"#);
+        let r = s.api(hyper::Method::POST, "/api/links", Some(&body)).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let mut c = H2::ready(&s).await;
+    let form = b"password=wrong";
+    let len = form.len().to_string();
+    let mut id = 1;
+    // Five tries per link: what the per-address lockout lets through.
+    for round in 0..5 {
+        for i in 0..links {
+            let path = format!("/p{i}");
+            let post = head(
+                "POST",
+                &path,
+                &[
+                    ("content-type", "application/x-www-form-urlencoded"),
+                    ("content-length", &len),
+                ],
+            );
+            c.request(id, &post, false).await;
+            c.send(DATA, END_STREAM, id, form).await;
+            // Long enough for the hash to start, far shorter than it takes.
+            tokio::time::sleep(Duration::from_millis(5 + round)).await;
+            c.send(RST_STREAM, 0, id, &CANCEL.to_be_bytes()).await;
+            id += 2;
+        }
+    }
+    let slots = &s.app.argon2;
+    let quiet = async {
+        while slots.running() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), quiet)
+        .await
+        .expect("hashes still running after 60 s");
+    assert!(
+        slots.most_at_once() >= 1,
+        "no hash ever ran: the test proves nothing"
+    );
+    assert!(
+        slots.most_at_once() <= slots.size(),
+        "{} hashes ran at once, with {} slots",
+        slots.most_at_once(),
+        slots.size()
+    );
+    drop(c);
+    assert_up(&s).await;
+    s.stop().await;
+}

@@ -441,3 +441,55 @@ async fn parallel_guesses_get_at_most_five_tries() {
     );
     s.stop().await;
 }
+
+// Import took any Argon2id parameters the hasher accepts: a hash asking for
+// 256 GiB made one anonymous wrong password drive RSS past 10 GiB.
+#[test]
+fn import_refuses_hashes_asking_for_absurd_work_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = kurz::password::hash("s3cret").unwrap();
+    let costly = |params: &str| good.replace("m=19456,t=2,p=1", params);
+    let line = |slug: &str, hash: &str| {
+        format!(
+            r#"{{"slug":"{slug}","url":"https://example.com/{slug}","created_at":"2026-01-02T03:04:05Z","password_hash":"{hash}"}}"#
+        )
+    };
+    let text = [
+        line("memory", &costly("m=268435455,t=2,p=1")),
+        line("passes", &costly("m=19456,t=4000000,p=1")),
+        line("fine", &good),
+    ]
+    .join("\n");
+    let file = dir.path().join("in.jsonl");
+    std::fs::write(&file, text + "\n").unwrap();
+    let data = dir.path().join("data");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kurz"))
+        .arg("--data")
+        .arg(&data)
+        .arg("import")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    for (n, params) in [(1, "m=268435455"), (2, "t=4000000")] {
+        let reported = err
+            .lines()
+            .find(|l| l.starts_with(&format!("line {n}:")))
+            .unwrap_or_else(|| panic!("line {n} not reported: {err}"));
+        assert!(
+            reported.contains("password_hash") && reported.contains(params),
+            "{reported}"
+        );
+        assert!(reported.contains("at most m=65536"), "{reported}");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kurz"))
+        .arg("--data")
+        .arg(&data)
+        .arg("export")
+        .output()
+        .unwrap();
+    let exported = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(exported.lines().count(), 1, "{exported}");
+    assert!(exported.contains(r#""slug":"fine""#), "{exported}");
+}

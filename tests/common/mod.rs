@@ -25,6 +25,8 @@ pub const KEY: &str = "test-key-0123456789abcdef";
 pub struct TestServer {
     pub addr: SocketAddr,
     pub data: PathBuf,
+    /// The server's shared state, for tests that watch a bound from inside.
+    pub app: Arc<App>,
     _dir: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), server::ServeError>>>,
@@ -101,12 +103,13 @@ pub async fn start_in(data: &Path, opts: Options) -> TestServer {
     app.public_metrics = opts.public_metrics;
     let app = Arc::new(app);
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(server::run(listener, app, async move {
+    let task = tokio::spawn(server::run(listener, app.clone(), async move {
         let _ = rx.await;
     }));
     TestServer {
         addr,
         data: data.to_owned(),
+        app,
         _dir: None,
         stop: Some(tx),
         task: Some(task),
