@@ -25,7 +25,7 @@ pub struct Config {
 
     /// API key for /api/ (at least 16 characters). Without it, a key is
     /// generated on first start and kept in <data>/api-key.
-    #[arg(long, env = "KURZ_API_KEY", hide_env_values = true, value_parser = parse_api_key)]
+    #[arg(long, env = "KURZ_API_KEY", hide_env_values = true, value_parser = ApiKeyParser)]
     pub api_key: Option<String>,
 
     /// Default redirect status: 302 and 307 are never cached by browsers, so
@@ -128,6 +128,39 @@ pub fn parse_base_url(text: &str) -> Result<Url, String> {
         return Err("the base URL must not have a query or fragment".into());
     }
     Ok(url)
+}
+
+/// clap's parser of `--api-key`: [`parse_api_key`], with an error that
+/// names the rule and never the value. clap's own error for a refused value
+/// quotes it (`invalid value '…' for '--api-key'`), and that line would put
+/// the secret in the service's journal.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiKeyParser;
+
+impl TypedValueParser for ApiKeyParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let name = arg
+            .and_then(clap::Arg::get_long)
+            .map_or_else(|| "--api-key".to_owned(), |l| format!("--{l}"));
+        let refuse = |why: &str| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("{name} (or KURZ_API_KEY) was refused: {why}; the value is not shown\n\nFor more information, try '--help'.\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value.to_str().ok_or_else(|| {
+            refuse("the API key may only hold visible ASCII characters (no spaces)")
+        })?;
+        parse_api_key(text).map_err(|why| refuse(&why))
+    }
 }
 
 /// Checks an API key given on the command line or in the environment.

@@ -109,3 +109,44 @@ fn help_does_not_show_the_api_key_from_the_environment() {
     assert!(out.ok().contains("KURZ_API_KEY"), "{}", out.stdout);
     assert!(!out.stdout.contains(secret), "{}", out.stdout);
 }
+
+// clap's error for a refused value quotes it ("invalid value '…' for
+// '--api-key'"), so a key one character short landed whole in journald.
+#[test]
+fn a_refused_api_key_is_never_echoed() {
+    let sb = Sandbox::new();
+    for secret in ["shortkey-123456", "has spaces in it, sixteen+"] {
+        let out = sb.kurz(
+            "d",
+            &["serve", "--listen", "127.0.0.1:0", "--api-key", secret],
+        );
+        assert_eq!(out.status.code(), Some(2), "{out:#?}");
+        assert!(out.stderr.contains("--api-key"), "{}", out.stderr);
+        assert!(
+            !out.stderr.contains(secret),
+            "the key was echoed: {}",
+            out.stderr
+        );
+        assert!(
+            !out.stdout.contains(secret),
+            "the key was echoed: {}",
+            out.stdout
+        );
+
+        let mut cmd = real_binary::kurz(sb.path());
+        cmd.args(["--data", "d", "serve", "--listen", "127.0.0.1:0"])
+            .env("KURZ_API_KEY", secret);
+        let out = real_binary::run_bounded(cmd);
+        assert_eq!(out.status.code(), Some(2), "{out:#?}");
+        assert!(out.stderr.contains("KURZ_API_KEY"), "{}", out.stderr);
+        assert!(
+            !out.stderr.contains(secret),
+            "the key was echoed: {}",
+            out.stderr
+        );
+    }
+    assert!(
+        !sb.data("d").exists(),
+        "a refused start must not create data"
+    );
+}
