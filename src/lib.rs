@@ -15,6 +15,7 @@
 //! - [`password`]: link passwords: Argon2id hashes, made and checked.
 //! - [`qr`]: QR codes of short URLs, as SVG or PNG.
 //! - [`visit`]: what a click says about its visitor: referrer host, bot.
+//! - [`private`]: what kurz writes is its owner's alone (umask, modes).
 //! - [`clock`]: times as stored (Unix ms, day numbers) and shown (RFC 3339).
 //! - [`http`]: the hyper server: accept loop, router, redirect, API, metrics,
 //!   errors, and the YOURLS-compatible API.
@@ -33,6 +34,7 @@ pub mod http;
 pub mod key;
 pub mod keys;
 pub mod password;
+pub mod private;
 pub mod qr;
 pub mod slug;
 pub mod store;

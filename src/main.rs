@@ -17,6 +17,8 @@ use kurz::store::Store;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
+    // Before anything is created: data, keys and exports are the owner's alone.
+    kurz::private::umask();
     let cli = kurz::cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -117,3 +117,73 @@ fn key_without_a_key_file_says_how_to_make_one() {
     let err = sb.kurz("d", &["key"]).failed().to_owned();
     assert!(err.contains("kurz serve"), "{err}");
 }
+
+/// Every directory and file under `root` (itself included) with its mode.
+fn modes(root: &std::path::Path) -> Vec<(std::path::PathBuf, u32)> {
+    let mut out = vec![];
+    let mut todo = vec![root.to_owned()];
+    while let Some(p) = todo.pop() {
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        out.push((p.clone(), meta.permissions().mode() & 0o777));
+        if meta.is_dir() {
+            todo.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    out
+}
+
+fn assert_private(root: &std::path::Path) {
+    for (path, mode) in modes(root) {
+        let want = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, want, "{} is {mode:o}", path.display());
+    }
+}
+
+// The data directory was 0755 and `db/*` and `kurz export -o` files 0644,
+// so any user of the machine could read targets and password hashes.
+#[test]
+fn the_data_directory_and_exports_are_for_their_owner_alone() {
+    let sb = Sandbox::new();
+    let data = sb.data("d");
+    let server = Server::start_with(&data, &[]);
+    let key = printed_key(&server);
+    let auth = format!("Bearer {key}");
+    let body = r#"{"url":"https://example.com/private","slug":"p","password":"s3cret-pass"}"#;
+    let r = real_binary::Conn::open(server.addr)
+        .and_then(|mut c| {
+            c.send(
+                "POST",
+                "/api/links",
+                &[
+                    ("authorization", &auth),
+                    ("content-type", "application/json"),
+                ],
+                Some(body.as_bytes()),
+            )
+        })
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.text());
+    let (status, _) = server.terminate();
+    assert!(status.success(), "{status}");
+    assert_private(&data);
+
+    // An export file is private even when it existed with a looser mode.
+    let out = sb.path().join("backup.jsonl");
+    std::fs::write(&out, "").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let exported = sb.kurz("d", &["export", "-o", out.to_str().unwrap()]);
+    assert!(exported.success(), "{exported:#?}");
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "export is {mode:o}");
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .contains("\"slug\":\"p\""));
+
+    // What an older kurz left open is narrowed on the next open.
+    for (path, _) in modes(&data) {
+        let loose = if path.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(loose)).unwrap();
+    }
+    assert!(sb.kurz("d", &["list"]).success());
+    assert_private(&data);
+}

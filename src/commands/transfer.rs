@@ -38,7 +38,7 @@ pub(super) fn export(
         None => "writing standard output".to_owned(),
     };
     let sink: Box<dyn Write> = match output {
-        Some(p) => Box::new(File::create(p).map_err(io_err(what.clone()))?),
+        Some(p) => Box::new(crate::private::create(p).map_err(io_err(what.clone()))?),
         None => Box::new(io::stdout().lock()),
     };
     let mut out = Sink::new(format, BufWriter::new(sink)).map_err(io_err(what.clone()))?;

@@ -302,6 +302,9 @@ impl Store {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let lock = lock_dir(dir)?;
         compact::recover(dir)?;
+        // Targets and password hashes are not for other users of the machine,
+        // whatever an older kurz or a looser umask left.
+        crate::private::tighten(dir).map_err(io(dir))?;
         let db = open_sled(&dir.join("db"), cache_bytes / 2)?;
         let meta = db.open_tree("meta")?;
         let links = Links::new(db.open_tree("buckets")?);
