@@ -9,7 +9,7 @@
 
 import { api, ApiError, setOnUnauthorized } from './api.js';
 import { initBookmarklet, offerSharedUrl, takeSharedUrl } from './bookmarklet.js';
-import { initDetail, showDetail, showList } from './detail.js';
+import { initDetail, resetDetail, showDetail, showList } from './detail.js';
 import { $, busy, clearError, showError } from './dom.js';
 import { initKeys, loadKeys, resetKeys } from './keys.js';
 import { initLinks, loadLinks, resetList } from './links.js';
@@ -63,6 +63,7 @@ async function signOut() {
     await api('DELETE', '/api/session');
     resetList();
     resetKeys();
+    resetDetail();
     $('shorten-result').hidden = true;
     location.hash = '';
     showSignIn();

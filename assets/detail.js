@@ -1,15 +1,79 @@
 // kurz web page: one link's view. Its facts, chart, referrers and bots, QR
 // code, editing it and deleting it (after a confirmation).
+//
+// Rule: the view shows one link or none. Opening a view empties it first, and
+// it fills only with the answer for that view: a failed load leaves it empty,
+// and an answer that comes after the view changed (another link, the list,
+// signing out) is dropped. Copy, the period, Save and Delete act only on the
+// link the view has loaded, so never on a link an earlier view showed.
 
 import { api, linkPath, qrPath } from './api.js';
 import { clearChart, drawChart } from './chart.js';
 import { $, busy, copy, localToRfc3339, maxClicks, parseTags, rfc3339ToLocal, setSafeHref, showTime } from './dom.js';
 import { clearSources, drawSources } from './sources.js';
 
-let current = null; // the link shown in the detail view
+// `seq` counts the views opened; `link` is the link shown (null until it has
+// loaded, and when it failed to); `chart` counts the stats requests.
+const view = { seq: 0, link: null, chart: 0 };
+
+/** A check that holds while the view opened last is still the one shown. */
+function thisView() {
+  const seq = view.seq;
+  return () => seq === view.seq;
+}
+
+/**
+ * Awaits `request` for a view: `{ answer }`, or null if `still()` no longer
+ * holds when it settles. A failure is thrown only while it still holds.
+ */
+async function unlessStale(still, request) {
+  let answer;
+  try {
+    answer = await request;
+  } catch (e) {
+    if (still()) {
+      throw e;
+    }
+    return null;
+  }
+  return still() ? { answer } : null;
+}
+
+// The view's texts and its edit form's fields, emptied with it.
+const TEXTS = [
+  'detail-short', 'detail-copied', 'detail-target', 'detail-clicks', 'detail-created', 'detail-expires',
+  'detail-max', 'detail-by', 'detail-tags', 'detail-protected', 'edit-saved',
+];
+const FIELDS = ['edit-url', 'edit-expires', 'edit-max', 'edit-tags', 'edit-password'];
+
+/** Empties the view and forgets its link; answers still on their way are dropped. */
+function clearDetail() {
+  view.seq += 1;
+  view.link = null;
+  $('detail-body').hidden = true;
+  $('delete-confirm').hidden = true;
+  $('detail-title').textContent = '';
+  for (const id of ['detail-short', 'detail-target', 'qr-svg', 'qr-png']) {
+    $(id).removeAttribute('href');
+  }
+  $('qr-svg').removeAttribute('download');
+  $('qr-png').removeAttribute('download');
+  for (const id of TEXTS) {
+    $(id).textContent = '';
+  }
+  for (const id of FIELDS) {
+    $(id).value = '';
+  }
+  $('edit-password-remove').checked = false;
+  $('edit-password-remove').disabled = true;
+  $('detail-qr').removeAttribute('src');
+  $('detail-qr').alt = '';
+  clearChart();
+  clearSources();
+}
 
 function fillDetail(link) {
-  current = link;
+  view.link = link;
   $('detail-title').textContent = '/' + link.slug;
   setSafeHref($('detail-short'), link.short_url);
   $('detail-copied').textContent = '';
@@ -36,19 +100,26 @@ function fillDetail(link) {
   $('qr-png').href = qrPath(link.slug, 'png', 512);
   $('qr-png').download = link.slug + '.png';
   $('delete-confirm').hidden = true;
+  $('detail-body').hidden = false;
 }
 
-/** Shows the link `slug` in place of the shorten form and the list. */
+/**
+ * Shows the link `slug` in place of the shorten form and the list: its slug
+ * at once, the rest once it has loaded (nothing else if that fails).
+ */
 export async function showDetail(slug) {
+  clearDetail();
+  const still = thisView();
   $('shorten').hidden = true;
   $('list').hidden = true;
   $('detail').hidden = false;
   $('detail-title').textContent = '/' + slug;
-  clearChart();
-  clearSources();
   await busy(null, async () => {
-    const link = await api('GET', linkPath(slug));
-    fillDetail(link);
+    const got = await unlessStale(still, api('GET', linkPath(slug)));
+    if (!got) {
+      return;
+    }
+    fillDetail(got.answer);
     $('detail-title').focus();
     await loadChart();
   });
@@ -56,7 +127,7 @@ export async function showDetail(slug) {
 
 /** Leaves the link's view: the shorten form and the list show again. */
 export function showList() {
-  current = null;
+  clearDetail();
   $('detail').hidden = true;
   $('shorten').hidden = false;
   $('list').hidden = false;
@@ -64,10 +135,11 @@ export function showList() {
 
 async function saveEdit(event) {
   event.preventDefault();
-  if (!current) {
+  const link = view.link;
+  if (!link) {
     return;
   }
-  const slug = current.slug;
+  const still = thisView();
   await busy($('edit-save'), async () => {
     const body = {
       url: $('edit-url').value.trim(),
@@ -82,13 +154,19 @@ async function saveEdit(event) {
     } else if (password !== '') {
       body.password = password;
     }
-    const link = await api('PATCH', linkPath(slug), body);
-    fillDetail(link);
+    const got = await unlessStale(still, api('PATCH', linkPath(link.slug), body));
+    if (!got) {
+      return;
+    }
+    fillDetail(got.answer);
     $('edit-saved').textContent = 'Saved.';
   });
 }
 
 function askDelete() {
+  if (!view.link) {
+    return;
+  }
   $('delete-confirm').hidden = false;
   $('delete-no').focus();
 }
@@ -99,39 +177,58 @@ function keepLink() {
 }
 
 async function deleteLink() {
-  if (!current) {
+  const link = view.link;
+  if (!link) {
     return;
   }
-  const slug = current.slug;
+  const still = thisView();
   await busy($('delete-yes'), async () => {
-    await api('DELETE', linkPath(slug));
-    current = null;
+    const got = await unlessStale(still, api('DELETE', linkPath(link.slug)));
+    if (!got) {
+      return;
+    }
+    clearDetail();
     location.hash = '';
   });
 }
 
 /**
  * Loads the shown link's stats: clicks for the chosen period (the chart),
- * referrers and bots since the link was made (whatever the period).
+ * referrers and bots since the link was made (whatever the period). Only the
+ * answer to the latest request for this view is drawn.
  */
 async function loadChart() {
-  if (!current) {
+  const link = view.link;
+  if (!link) {
     return;
   }
-  const slug = current.slug;
+  const sameView = thisView();
+  view.chart += 1;
+  const n = view.chart;
   const days = Number($('chart-days').value) || 30;
-  const stats = await api('GET', linkPath(slug) + '/stats?days=' + days);
-  if (!current || current.slug !== slug) {
+  const still = () => sameView() && n === view.chart;
+  const got = await unlessStale(still, api('GET', linkPath(link.slug) + '/stats?days=' + days));
+  if (!got) {
     return;
   }
+  const stats = got.answer;
   $('detail-clicks').textContent = stats.clicks.toLocaleString();
   drawChart(stats.daily);
   drawSources(stats);
 }
 
+/** Empties the link's view (on signing out): nothing of it stays on the page. */
+export function resetDetail() {
+  clearDetail();
+}
+
 /** Connects the link view's copy button, edit form, delete and period. */
 export function initDetail() {
-  $('detail-copy').addEventListener('click', () => copy($('detail-short').textContent, $('detail-copied')));
+  $('detail-copy').addEventListener('click', () => {
+    if (view.link) {
+      copy(view.link.short_url, $('detail-copied'));
+    }
+  });
   $('edit-form').addEventListener('submit', saveEdit);
   $('delete').addEventListener('click', askDelete);
   $('delete-no').addEventListener('click', keepLink);

@@ -599,3 +599,82 @@ async fn a_protected_link_asks_for_its_password_then_sends_the_browser_on() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn a_failed_load_clears_the_view_so_delete_cannot_hit_the_previous_link() {
+    // It broke because the link view kept the link it showed before when the next one failed to load.
+    let s = start_server().await;
+    let victim_url = "https://victim.example/account";
+    s.create(&format!(r#"{{"url":"{victim_url}","slug":"victim"}}"#))
+        .await;
+    s.create(r#"{"url":"https://bystander.example/","slug":"bystander"}"#)
+        .await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = browser(profile.path()).await;
+    c.goto(&format!("http://{}/#link/victim", s.addr))
+        .await
+        .unwrap();
+    sign_in(&c, KEY).await;
+
+    // The victim's page, loaded to the end (its chart too).
+    let target = shown(&c, "#detail-target").await.text().await.unwrap();
+    assert_eq!(target, victim_url);
+    shown(&c, "#chart svg").await;
+    shown(&c, "#delete").await;
+
+    // A typo in the address: the same page, another fragment, no reload.
+    c.execute("location.hash = '#link/typo-slug';", vec![])
+        .await
+        .unwrap();
+    let alert = shown(&c, "#error").await.text().await.unwrap();
+    assert_eq!(alert, "no link with slug 'typo-slug'");
+    let title = shown(&c, "#detail-title").await.text().await.unwrap();
+    assert_eq!(title, "/typo-slug");
+    shot(&c, "failed-load").await;
+
+    // Nothing of the victim is left to see or act on.
+    let detail = c.find(Locator::Css("#detail")).await.unwrap();
+    let text = detail.text().await.unwrap();
+    assert!(
+        !text.contains("victim"),
+        "the view still shows the victim: {text}"
+    );
+    for css in [
+        "#detail-short",
+        "#detail-target",
+        "#chart-days",
+        "#detail-qr",
+        "#qr-svg",
+        "#qr-png",
+        "#edit-form",
+        "#delete",
+        "#delete-yes",
+    ] {
+        let e = c.find(Locator::Css(css)).await.unwrap();
+        assert!(!e.is_displayed().await.unwrap(), "{css} is still shown");
+    }
+    let kept = c
+        .execute(
+            "return [document.getElementById('edit-url').value, \
+             document.getElementById('qr-svg').getAttribute('href'), \
+             document.getElementById('qr-png').getAttribute('href')];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept, serde_json::json!(["", null, null]), "stale fields");
+
+    // Even pressed by a script, Delete has no link to delete.
+    c.execute("document.getElementById('delete-yes').click();", vec![])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for slug in ["victim", "bystander"] {
+        let r = s
+            .api(Method::GET, &format!("/api/links/{slug}"), None)
+            .await;
+        assert_eq!(r.status.as_u16(), 200, "{slug} is gone: {}", r.text());
+    }
+    s.stop().await;
+}
