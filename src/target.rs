@@ -5,14 +5,23 @@
 //! out: non-web schemes (`javascript:`, `data:`, `file:`), credentials in the
 //! authority (a classic phishing disguise), control characters or whitespace
 //! (rejected, never silently cleaned), and links back to this server, which
-//! would redirect in a loop. The stored form is the `url` crate's
+//! would redirect in a loop, however its host is spelled (an IPv4 address
+//! as IPv6, `0.0.0.0` or another loopback name for a loopback base), and
+//! host names that DNS cannot hold. The stored form is the `url` crate's
 //! serialization: punycode host, percent-encoded path and query, pure ASCII.
 
+use std::net::IpAddr;
+
 use thiserror::Error;
-use url::Url;
+use url::{Host, Url};
 
 /// Longest target accepted, in bytes of the input.
 pub const MAX_LEN: usize = 8192;
+/// Longest host name DNS can resolve, in bytes of its ASCII (punycode)
+/// form, without a trailing dot (RFC 1035: 255 octets on the wire).
+pub const MAX_HOST_LEN: usize = 253;
+/// Longest label of a host name, in bytes (RFC 1035).
+pub const MAX_LABEL_LEN: usize = 63;
 
 /// Why a target URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -38,6 +47,12 @@ pub enum TargetError {
     /// The URL carried a user name or password.
     #[error("the url must not contain a user name or password")]
     Credentials,
+    /// The host name is longer than DNS allows.
+    #[error("the url's host is longer than {MAX_HOST_LEN} characters, so it can never resolve")]
+    HostTooLong,
+    /// A label of the host name is longer than DNS allows.
+    #[error("a label (the part between two dots) of the url's host is longer than {MAX_LABEL_LEN} characters, so it can never resolve")]
+    LabelTooLong,
     /// The URL points back at this server.
     #[error("the url points back at this shortener, which would redirect in a loop")]
     Loop,
@@ -52,18 +67,61 @@ pub struct TargetRules {
 /// Host, port and path prefix under which this server answers.
 #[derive(Debug, Clone)]
 struct OwnPrefix {
-    /// Lower case, without trailing dots (see [`same_host`]).
-    host: String,
+    host: HostKey,
     port: Option<u16>,
     /// The base gives no port: it is reached on its scheme's default port.
     default_port: bool,
     path: String,
 }
 
-/// A host with its trailing dots removed and lower-cased: `S.Example.` is the
-/// fully qualified spelling of `s.example`, the same server.
-fn same_host(host: &str) -> String {
-    host.trim_end_matches('.').to_ascii_lowercase()
+/// A host as compared for the loop check: one value for every spelling of
+/// the same server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostKey {
+    /// A domain, lower case, without trailing dots: `S.Example.` is the fully
+    /// qualified spelling of `s.example`.
+    Domain(String),
+    /// An address; an IPv4-mapped IPv6 address (`[::ffff:127.0.0.1]`,
+    /// `[::ffff:7f00:1]`) is its IPv4 address.
+    Ip(IpAddr),
+    /// This machine: any loopback or unspecified address, `localhost` and
+    /// its subdomains. A client on the server's machine reaches a server
+    /// listening on one of them through any other (`0.0.0.0` connects to
+    /// the local host on Linux).
+    Local,
+}
+
+impl HostKey {
+    fn of(host: Host<&str>) -> HostKey {
+        let ip = match host {
+            Host::Domain(d) => {
+                let d = d.trim_end_matches('.').to_ascii_lowercase();
+                if d == "localhost" || d.ends_with(".localhost") {
+                    return HostKey::Local;
+                }
+                return HostKey::Domain(d);
+            }
+            Host::Ipv4(v4) => IpAddr::V4(v4),
+            Host::Ipv6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        };
+        if ip.is_loopback() || ip.is_unspecified() {
+            HostKey::Local
+        } else {
+            HostKey::Ip(ip)
+        }
+    }
+}
+
+/// Checks that a domain host could be resolved: DNS's length limits.
+fn check_host_name(host: &str) -> Result<(), TargetError> {
+    let name = host.strip_suffix('.').unwrap_or(host);
+    if name.len() > MAX_HOST_LEN {
+        return Err(TargetError::HostTooLong);
+    }
+    if name.split('.').any(|label| label.len() > MAX_LABEL_LEN) {
+        return Err(TargetError::LabelTooLong);
+    }
+    Ok(())
 }
 
 impl TargetRules {
@@ -72,7 +130,7 @@ impl TargetRules {
     pub fn new(base: Option<&Url>) -> Self {
         let own = base.and_then(|b| {
             Some(OwnPrefix {
-                host: same_host(b.host_str()?),
+                host: HostKey::of(b.host()?),
                 port: b.port_or_known_default(),
                 default_port: b.port().is_none(),
                 path: b.path().trim_end_matches('/').to_owned() + "/",
@@ -100,9 +158,11 @@ impl TargetRules {
         if url.scheme() != "http" && url.scheme() != "https" {
             return Err(TargetError::Scheme(url.scheme().to_owned()));
         }
-        let host = url.host_str().ok_or(TargetError::NoHost)?;
-        if host.is_empty() {
-            return Err(TargetError::NoHost);
+        let host = url.host().ok_or(TargetError::NoHost)?;
+        match host {
+            Host::Domain("") => return Err(TargetError::NoHost),
+            Host::Domain(name) => check_host_name(name)?,
+            Host::Ipv4(_) | Host::Ipv6(_) => {}
         }
         if !url.username().is_empty() || url.password().is_some() {
             return Err(TargetError::Credentials);
@@ -113,7 +173,7 @@ impl TargetRules {
             // a proxy in front of kurz redirects the one to the other.
             let same_port = url.port_or_known_default() == own.port
                 || (own.default_port && url.port().is_none());
-            if same_host(host) == own.host && same_port && path.starts_with(&own.path) {
+            if HostKey::of(host) == own.host && same_port && path.starts_with(&own.path) {
                 return Err(TargetError::Loop);
             }
         }
@@ -181,6 +241,63 @@ mod tests {
         assert_eq!(sub.check("https://EX.example/s/x"), Err(TargetError::Loop));
         assert!(sub.check("https://ex.example/other").is_ok());
         assert!(sub.check("https://ex.example/sx").is_ok());
+    }
+
+    // The loop check compared host text, so with base http://127.0.0.1:PORT
+    // the spellings below passed, and `curl -L` looped, a click per hop.
+    #[test]
+    fn refuses_loops_spelled_as_another_address_of_this_machine() {
+        let r = rules();
+        for raw in [
+            "http://[::ffff:127.0.0.1]:8080/x",
+            "http://[::ffff:7f00:1]:8080/x",
+            "http://0.0.0.0:8080/x",
+            "http://[::]:8080/x",
+            "http://[::1]:8080/x",
+            "http://127.1:8080/x",
+            "http://127.0.0.2:8080/x",
+            "http://0x7f000001:8080/x",
+            "http://localhost:8080/x",
+            "http://LocalHost.:8080/x",
+            "http://a.localhost:8080/x",
+        ] {
+            assert_eq!(r.check(raw), Err(TargetError::Loop), "{raw}");
+        }
+        assert!(r.check("http://[::ffff:127.0.0.1]:9090/x").is_ok());
+        assert!(r.check("http://192.0.2.1:8080/x").is_ok());
+        let public = TargetRules::new(Some(&Url::parse("http://192.0.2.7:8080").unwrap()));
+        assert_eq!(
+            public.check("http://[::ffff:c000:207]:8080/x"),
+            Err(TargetError::Loop)
+        );
+        assert!(public.check("http://127.0.0.1:8080/x").is_ok());
+    }
+
+    // A host that DNS can never resolve was stored as a target.
+    #[test]
+    fn refuses_hosts_longer_than_dns_allows() {
+        let r = rules();
+        let label = "a".repeat(MAX_LABEL_LEN);
+        let long_label = "a".repeat(MAX_LABEL_LEN + 1);
+        assert!(r.check(&format!("https://{label}.example/")).is_ok());
+        assert_eq!(
+            r.check(&format!("https://{long_label}.example/")),
+            Err(TargetError::LabelTooLong)
+        );
+        // 4 labels of 63 and a dot each: 255 bytes.
+        let host = [label.as_str(); 4].join(".");
+        assert_eq!(
+            r.check(&format!("https://{host}/")),
+            Err(TargetError::HostTooLong)
+        );
+        let fits = format!("{}.{}", [label.as_str(); 3].join("."), "a".repeat(61));
+        assert_eq!(fits.len(), MAX_HOST_LEN);
+        assert!(r.check(&format!("https://{fits}/")).is_ok());
+        assert!(r.check(&format!("https://{fits}./")).is_ok());
+        let e = r
+            .check(&format!("https://{}/", "b".repeat(300)))
+            .unwrap_err();
+        assert!(e.to_string().contains("253"), "{e}");
     }
 
     #[test]

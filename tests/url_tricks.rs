@@ -32,6 +32,8 @@ const CHAR: Want = Want::Refused(422, "whitespace or a control character");
 const PARSE: Want = Want::Refused(422, "not an absolute URL");
 const CREDS: Want = Want::Refused(422, "user name or password");
 const LOOP: Want = Want::Refused(422, "loop");
+const LABEL_LONG: Want = Want::Refused(422, "longer than 63");
+const HOST_LONG: Want = Want::Refused(422, "longer than 253");
 /// JSON itself forbids a raw U+0000–U+001F inside a string.
 const JSON_CTL: Want = Want::Refused(400, "control character");
 
@@ -130,9 +132,9 @@ fn tricks(port: u16) -> Vec<Row> {
         esc("invalid punycode", "https://xn--a.example/", PARSE),
         esc("Unicode path, query, fragment", "https://a.example/ü?ü#ü", to("https://a.example/%C3%BC?%C3%BC#%C3%BC")),
         esc("right-to-left override", "https://a.example/\u{202e}fdp.exe", to("https://a.example/%E2%80%AEfdp.exe")),
-        // Over-long hosts: DNS limits are not the check's business.
-        esc("label over 63", &label64, to(&label64)),
-        esc("host over 253", &host305, to(&host305)),
+        // Names DNS can never resolve (they were stored before issue 19).
+        esc("label over 63", &label64, LABEL_LONG),
+        esc("host over 253", &host305, HOST_LONG),
         // Ports.
         esc("port 99999", "https://a.example:99999/", PARSE),
         esc("port 65536", "https://a.example:65536/", PARSE),
@@ -162,9 +164,15 @@ fn tricks(port: u16) -> Vec<Row> {
         esc("loop, IPv4 in hex", &format!("http://0x7f000001:{port}/abc"), LOOP),
         esc("loop, dot segments", &format!("http://127.0.0.1:{port}/x/../abc"), LOOP),
         esc("same IP, other port", "http://127.0.0.1:1/abc", to("http://127.0.0.1:1/abc")),
-        // Other names for this machine are not recognized: the check knows the
-        // base URL, not every name that reaches it. Pinned, not endorsed.
-        esc("loop via localhost (alias)", &alias, to(&alias)),
+        // Other spellings of this machine's addresses: a loopback base is
+        // reached through any of them (they passed before issue 19, and
+        // `curl -L` looped, a click per hop).
+        esc("loop via localhost (alias)", &alias, LOOP),
+        esc("loop, IPv4-mapped IPv6", &format!("http://[::ffff:127.0.0.1]:{port}/x"), LOOP),
+        esc("loop, IPv4-mapped IPv6 in hex", &format!("http://[::ffff:7f00:1]:{port}/x"), LOOP),
+        esc("loop, unspecified address", &format!("http://0.0.0.0:{port}/x"), LOOP),
+        esc("loop, IPv6 loopback", &format!("http://[::1]:{port}/x"), LOOP),
+        esc("loop, another loopback address", &format!("http://127.0.0.2:{port}/x"), LOOP),
     ]
 }
 
