@@ -493,3 +493,57 @@ fn import_refuses_hashes_asking_for_absurd_work_by_line() {
     assert_eq!(exported.lines().count(), 1, "{exported}");
     assert!(exported.contains(r#""slug":"fine""#), "{exported}");
 }
+
+// Both lockouts counted per exact address: 120 wrong passwords from 24
+// rotating addresses (5 each) were all tried, within 4 s.
+#[tokio::test]
+async fn rotating_addresses_cannot_guess_a_link_faster_than_its_budget() {
+    use kurz::http::lockout::{LINK_MAX_FAILURES, MAX_FAILURES};
+    let s = start_server().await;
+    s.create(r#"{"url":"https://example.com/r","slug":"rotated","password":"right"}"#)
+        .await;
+    s.create(r#"{"url":"https://example.com/o","slug":"bystander","password":"right"}"#)
+        .await;
+    let (mut wrong, mut refused) = (0, 0);
+    for i in 0..24u8 {
+        for _ in 0..MAX_FAILURES {
+            let r = request_from(
+                Some([127, 0, 1, i + 1].into()),
+                s.addr,
+                Method::POST,
+                "/rotated",
+                &[("content-type", FORM)],
+                Some(b"password=wrong"),
+            )
+            .await;
+            match r.status {
+                StatusCode::UNAUTHORIZED => wrong += 1,
+                StatusCode::TOO_MANY_REQUESTS => {
+                    refused += 1;
+                    assert!(r.text().contains("all addresses"), "{}", r.text());
+                }
+                other => panic!("{other}: {}", r.text()),
+            }
+        }
+    }
+    assert_eq!(
+        (wrong, refused),
+        (LINK_MAX_FAILURES, 120 - LINK_MAX_FAILURES)
+    );
+    // Locked for everyone now, the right password included; other links are not.
+    let r = request_from(
+        Some([127, 0, 2, 1].into()),
+        s.addr,
+        Method::POST,
+        "/rotated",
+        &[("content-type", FORM)],
+        Some(b"password=right"),
+    )
+    .await;
+    r.assert_problem(429);
+    assert!(r.header("retry-after").is_some());
+    let r = post_password(&s, "bystander", "right").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(clicks(&s, "rotated").await, 0);
+    s.stop().await;
+}

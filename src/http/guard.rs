@@ -1,5 +1,6 @@
 //! The brute-force guard of the management API: too many wrong keys from
-//! one address, and that address gets 429 for a while.
+//! one client (an address; for IPv6, its /64), and that client gets 429
+//! for a while.
 //!
 //! Only `/api/` consults it; redirects never do, so a guessing client slows
 //! down no one's links. Memory is bounded: at most [`MAX_TRACKED`] addresses
@@ -14,7 +15,7 @@ use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::StatusCode;
 
 use super::error::ApiError;
-use super::failures::{Failures, Limits};
+use super::failures::{client, Failures, Limits};
 
 /// Wrong keys one address may send within [`WINDOW`] before it is blocked.
 pub const MAX_FAILURES: u32 = 10;
@@ -34,6 +35,7 @@ impl Default for AuthGuard {
             max: MAX_FAILURES,
             window: WINDOW,
             block: BLOCK,
+            max_block: BLOCK,
             tracked: MAX_TRACKED,
         }))
     }
@@ -45,7 +47,7 @@ impl AuthGuard {
     /// # Errors
     /// The 429 to answer.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), ApiError> {
-        match self.0.blocked(&ip, now) {
+        match self.0.blocked(&client(ip), now) {
             None => Ok(()),
             Some(secs) => Err(ApiError {
                 header: Some((RETRY_AFTER, HeaderValue::from(secs))),
@@ -59,7 +61,7 @@ impl AuthGuard {
 
     /// Records a wrong key from `ip` at `now`.
     pub fn failed(&self, ip: IpAddr, now: Instant) {
-        self.0.failed(ip, now);
+        self.0.failed(client(ip), now);
     }
 }
 
