@@ -143,3 +143,55 @@ async fn at_the_cap_idle_connections_make_room_and_busy_ones_are_left_alone() {
     assert_eq!(r.status, 200);
     s.stop().await;
 }
+
+// `POST /api/session` had no request deadline, and a request waiting for a
+// body that never comes counted as busy: ~4,100 such holders kept every
+// newcomer out, redirects included, for as long as they liked.
+#[tokio::test]
+async fn holders_of_bodies_that_never_come_do_not_keep_a_newcomer_out() {
+    let cap = 64;
+    let s = start_with(Options {
+        limits: Some(Limits {
+            max_connections: cap,
+            // Far above the test's bound: no sweep can help.
+            idle_timeout: Duration::from_secs(600),
+        }),
+        ..Options::default()
+    })
+    .await;
+    s.create(r#"{"url": "https://example.com/held", "slug": "held"}"#)
+        .await;
+    let heads = [
+        "POST /api/session HTTP/1.1\r\nhost: kurz\r\ncontent-type: application/json\r\n\
+         content-length: 100\r\n\r\n"
+            .to_owned(),
+        "POST /yourls-api.php HTTP/1.1\r\nhost: kurz\r\n\
+         content-type: application/x-www-form-urlencoded\r\ncontent-length: 100\r\n\r\n"
+            .to_owned(),
+        format!(
+            "POST /api/links HTTP/1.1\r\nhost: kurz\r\nauthorization: Bearer {KEY}\r\n\
+             content-type: application/json\r\ncontent-length: 100\r\n\r\n"
+        ),
+    ];
+    // Twice the cap: as many as fit hold a place, the rest wait to.
+    let mut holders = Vec::new();
+    for i in 0..2 * cap {
+        let mut c = TcpStream::connect(s.addr).await.unwrap();
+        c.write_all(heads[i % heads.len()].as_bytes())
+            .await
+            .unwrap();
+        holders.push(c);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let r = tokio::time::timeout(Duration::from_secs(5), s.get("/held"))
+            .await
+            .expect("a newcomer was kept out by requests waiting for their bodies");
+        assert_eq!(r.status, 302);
+        assert_eq!(r.header("location"), Some("https://example.com/held"));
+        eprintln!("newcomer redirected in {:?}", started.elapsed());
+    }
+    drop(holders);
+    s.stop().await;
+}

@@ -171,3 +171,56 @@ async fn a_body_trickled_past_the_request_deadline_gets_408_and_the_connection_c
     assert_eq!(list["links"].as_array().unwrap().len(), 0);
     s.stop().await;
 }
+
+// The request deadline was kept by the API's own routes only: a sign-in
+// (`POST /api/session`) or a `/metrics` scrape could wait forever. Every
+// route that waits now has it, in one place.
+#[tokio::test]
+async fn every_route_that_reads_a_body_has_the_request_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let deadline = std::time::Duration::from_millis(500);
+    let s = start_with(Options {
+        request_deadline: Some(deadline),
+        ..Options::default()
+    })
+    .await;
+    s.create(r#"{"url":"https://example.com/pw","slug":"pw","password":"right"}"#)
+        .await;
+    for (path, content_type, shape) in [
+        (
+            "/api/session",
+            "application/json",
+            "application/problem+json",
+        ),
+        ("/api/links", "application/json", "application/problem+json"),
+        (
+            "/pw",
+            "application/x-www-form-urlencoded",
+            "application/problem+json",
+        ),
+        (
+            "/yourls-api.php",
+            "application/x-www-form-urlencoded",
+            "<message>",
+        ),
+    ] {
+        let mut conn = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: kurz\r\nauthorization: Bearer {KEY}\r\n\
+             content-type: {content_type}\r\ncontent-length: 100\r\n\r\nx"
+        );
+        conn.write_all(head.as_bytes()).await.unwrap();
+        let started = std::time::Instant::now();
+        let mut answer = Vec::new();
+        tokio::time::timeout(deadline * 10, conn.read_to_end(&mut answer))
+            .await
+            .unwrap_or_else(|_| panic!("{path}: no answer within ten deadlines"))
+            .unwrap();
+        assert!(started.elapsed() >= deadline, "{path}");
+        let answer = String::from_utf8_lossy(&answer).to_lowercase();
+        assert!(answer.starts_with("http/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains("connection: close"), "{path}: {answer}");
+        assert!(answer.contains(shape), "{path}: {answer}");
+    }
+    s.stop().await;
+}

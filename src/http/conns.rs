@@ -3,7 +3,14 @@
 //!
 //! A connection is *idle* while no request of it is being answered and no
 //! byte moves either way (a client slowly downloading a large export is not
-//! idle; one that stopped reading is). hyper
+//! idle; one that stopped reading is). A request still waiting for its
+//! body is not being answered: a connection whose requests all wait for
+//! bodies counts as idle, and when it is closed it is dropped at once
+//! rather than given the graceful grace period, so a crowd holding body
+//! reads open (`Content-Length: 100` and no body) cannot keep others out
+//! any more than an idle crowd can. At the cap, connections without any
+//! request are closed before those waiting for a body, so a slow upload is
+//! cut only when no truly idle connection is left. hyper
 //! closes an HTTP/1.1 connection that waits longer than the header read
 //! timeout for its next request, but not one that never sent a byte (the
 //! auto builder is still sniffing for HTTP/2 then) nor an idle HTTP/2
@@ -61,6 +68,8 @@ impl Default for Limits {
 #[derive(Debug, Default)]
 pub struct Conn {
     in_flight: AtomicU32,
+    /// Of `in_flight`, the requests waiting for their body.
+    awaiting_body: AtomicU32,
     /// Bumped by every request and every socket read or write that moved
     /// bytes: unchanged between two sweeps means nothing happened.
     activity: AtomicU64,
@@ -84,10 +93,42 @@ impl Conn {
         self.close.notified().await;
     }
 
-    fn is_busy(&self) -> bool {
-        self.in_flight.load(Ordering::Relaxed) > 0
+    /// Marks one of this connection's requests as waiting for its body;
+    /// dropping the guard marks the body read (or given up).
+    pub fn awaiting_body(self: &Arc<Self>) -> AwaitingBody {
+        self.awaiting_body.fetch_add(1, Ordering::Relaxed);
+        AwaitingBody(self.clone())
+    }
+
+    /// Whether this connection has requests, and every one of them waits
+    /// for its body: nothing to finish if it is closed.
+    pub fn only_awaits_bodies(&self) -> bool {
+        let waiting = self.awaiting_body.load(Ordering::Relaxed);
+        waiting > 0 && self.in_flight.load(Ordering::Relaxed) <= waiting
+    }
+
+    /// Whether a request of this connection is being answered (not merely
+    /// waiting for its body).
+    pub fn is_busy(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) > self.awaiting_body.load(Ordering::Relaxed)
     }
 }
+
+/// A request of a connection waiting for its body (see [`Conn::awaiting_body`]).
+#[derive(Debug)]
+pub struct AwaitingBody(Arc<Conn>);
+
+impl Drop for AwaitingBody {
+    fn drop(&mut self) {
+        self.0.awaiting_body.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The connection a request with a body came on, put in the request's
+/// extensions by the server (only for requests with a body, so a redirect
+/// pays nothing) for whoever reads the body to mark the wait.
+#[derive(Debug, Clone)]
+pub struct BodyOf(pub Arc<Conn>);
 
 /// A request in progress on a connection.
 #[derive(Debug)]
@@ -230,7 +271,8 @@ impl Connections {
         }
     }
 
-    /// Closes the longest-idle connections, a thirty-second of the cap at
+    /// Closes the longest-idle connections (those without any request
+    /// before those only waiting for bodies), a thirty-second of the cap at
     /// a time (so a burst of arrivals does not scan the registry for each),
     /// unless that many are already closing.
     fn shed(&self) {
@@ -239,11 +281,13 @@ impl Connections {
         if open.closing >= batch {
             return;
         }
-        let mut idle: Vec<(Instant, u64)> = open
+        // Connections with no request at all go first, then those whose
+        // requests only wait for bodies; the longest-idle first in each.
+        let mut idle: Vec<(bool, Instant, u64)> = open
             .entries
             .iter()
             .filter(|(_, e)| !e.closing && !e.conn.is_busy())
-            .map(|(id, e)| (e.idle_since, *id))
+            .map(|(id, e)| (e.conn.only_awaits_bodies(), e.idle_since, *id))
             .collect();
         let take = (batch - open.closing).min(idle.len());
         if take == 0 {
@@ -252,7 +296,7 @@ impl Connections {
         if take < idle.len() {
             idle.select_nth_unstable(take - 1);
         }
-        for (_, id) in &idle[..take] {
+        for (_, _, id) in &idle[..take] {
             if let Some(entry) = open.entries.get_mut(id) {
                 entry.closing = true;
                 entry.conn.close.notify_one();
@@ -418,6 +462,35 @@ mod tests {
         let told = tokio::time::timeout(Duration::from_millis(50), busy.conn().closing()).await;
         assert!(told.is_err(), "a busy connection must not be shed");
         drop(newcomer);
+    }
+
+    // A request waiting for a body that never comes counted as busy, so a
+    // crowd of them at the cap kept every newcomer out.
+    #[tokio::test]
+    async fn a_connection_whose_requests_wait_for_their_bodies_is_shed_at_the_cap() {
+        let reg = Connections::new(limits(1));
+        let holder = reg.register(reg.reserve().await);
+        let _request = holder.conn().begin();
+        let waiting = holder.conn().awaiting_body();
+        assert!(!holder.conn().is_busy());
+        let newcomer = {
+            let reg = reg.clone();
+            tokio::spawn(async move { reg.reserve().await })
+        };
+        tokio::time::timeout(Duration::from_secs(5), holder.conn().closing())
+            .await
+            .unwrap();
+        drop(waiting);
+        assert!(
+            holder.conn().is_busy(),
+            "with its body read, it is busy again"
+        );
+        drop(_request);
+        drop(holder);
+        let _place = tokio::time::timeout(Duration::from_secs(5), newcomer)
+            .await
+            .unwrap()
+            .unwrap();
     }
 
     #[tokio::test]

@@ -90,6 +90,16 @@ impl ApiError {
     }
 }
 
+impl From<super::incoming::BodyError> for ApiError {
+    fn from(e: super::incoming::BodyError) -> Self {
+        let status = match e {
+            super::incoming::BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            super::incoming::BodyError::Unreadable => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         // The log gets the detail (slug, cause); the client a generic sentence.

@@ -17,6 +17,7 @@ pub mod error;
 pub mod export;
 pub mod failures;
 pub mod guard;
+pub mod incoming;
 pub mod keys;
 pub mod lockout;
 pub mod metrics;

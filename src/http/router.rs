@@ -95,10 +95,37 @@ impl Future for Answer {
     }
 }
 
-/// What [`dispatch`] found: an answer, or the API work still to do.
+/// An answer still to come.
+type Work = Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send>>;
+
+/// What [`dispatch`] found: an answer, or the work still to do.
 enum Step {
     Done(Result<Response<Body>, ApiError>),
-    Api(Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send>>),
+    /// Work that may wait (on a body, the store, a hash): [`route`] bounds
+    /// it by the app's request deadline, whatever the route, so no request
+    /// can hold its connection longer.
+    Api(Work),
+    /// Work that keeps the deadline itself, to answer it in its own shape
+    /// (the YOURLS API).
+    Bounded(Work),
+}
+
+impl Step {
+    /// What is left to do, within `app`'s deadline; `Ok` if nothing is.
+    fn later(self, app: &App) -> Result<Result<Response<Body>, ApiError>, Work> {
+        match self {
+            Step::Done(r) => Ok(r),
+            Step::Bounded(fut) => Err(fut),
+            Step::Api(fut) => {
+                let deadline = app.request_deadline;
+                Err(Box::pin(async move {
+                    tokio::time::timeout(deadline, fut)
+                        .await
+                        .unwrap_or_else(|_| Err(too_slow(deadline)))
+                }))
+            }
+        }
+    }
 }
 
 /// Answers one request from the client at `peer` (`None` when unknown:
@@ -107,11 +134,10 @@ enum Step {
 pub fn route(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Answer {
     // The request log line is off by default; skip its clock and copies then.
     if !tracing::enabled!(tracing::Level::DEBUG) {
-        return match dispatch(&app, req, peer) {
-            (class, Step::Done(r)) => Answer::Now(Some(counted(&app, class, r))),
-            (class, Step::Api(fut)) => {
-                Answer::Later(Box::pin(async move { counted(&app, class, fut.await) }))
-            }
+        let (class, step) = dispatch(&app, req, peer);
+        return match step.later(&app) {
+            Ok(r) => Answer::Now(Some(counted(&app, class, r))),
+            Err(fut) => Answer::Later(Box::pin(async move { counted(&app, class, fut.await) })),
         };
     }
     let started = Instant::now();
@@ -121,13 +147,14 @@ pub fn route(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Ans
         let micros = started.elapsed().as_micros() as u64;
         tracing::debug!(%method, %path, status = resp.status().as_u16(), micros, "request");
     };
-    match dispatch(&app, req, peer) {
-        (class, Step::Done(r)) => {
+    let (class, step) = dispatch(&app, req, peer);
+    match step.later(&app) {
+        Ok(r) => {
             let resp = counted(&app, class, r);
             log(&resp);
             Answer::Now(Some(resp))
         }
-        (class, Step::Api(fut)) => Answer::Later(Box::pin(async move {
+        Err(fut) => Answer::Later(Box::pin(async move {
             let resp = counted(&app, class, fut.await);
             log(&resp);
             resp
@@ -177,7 +204,7 @@ fn dispatch(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> (Cl
         if rest == yourls::PATH {
             return (
                 Class::Yourls,
-                Step::Api(Box::pin(yourls::route(app.clone(), req, peer))),
+                Step::Bounded(Box::pin(yourls::route(app.clone(), req, peer))),
             );
         }
         return match rest {
@@ -210,18 +237,15 @@ fn dispatch(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> (Cl
                 (Class::Redirect, Step::Done(answer))
             }
             // A protected link's password form posts here.
-            slug if req.method() == Method::POST => {
-                let (app, slug) = (app.clone(), slug.to_owned());
-                let deadline = app.request_deadline;
-                (
-                    Class::Redirect,
-                    Step::Api(Box::pin(async move {
-                        tokio::time::timeout(deadline, unlock::unlock(app, slug, req, peer))
-                            .await
-                            .unwrap_or_else(|_| Err(too_slow(deadline)))
-                    })),
-                )
-            }
+            slug if req.method() == Method::POST => (
+                Class::Redirect,
+                Step::Api(Box::pin(unlock::unlock(
+                    app.clone(),
+                    slug.to_owned(),
+                    req,
+                    peer,
+                ))),
+            ),
             _ => (
                 Class::Other,
                 Step::Done(Err(ApiError::method_not_allowed("GET, HEAD, POST"))),
@@ -334,7 +358,8 @@ fn scope_for(method: &Method, path: &str) -> Scope {
     }
 }
 
-/// The management API, behind the key, within the request deadline.
+/// The management API, behind the key (within the request deadline, as
+/// every [`Step::Api`]).
 async fn api_route(
     app: Arc<App>,
     req: Request<Incoming>,
@@ -346,35 +371,27 @@ async fn api_route(
     let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
     let query = uri.query();
     let method = req.method().clone();
-    // Only the API reads bodies and waits on the store, so only it has a
-    // deadline: a redirect never waits, and needs no timer.
-    let deadline = app.request_deadline;
-    let handle = async move {
-        match (segments.as_slice(), method) {
-            (["api", "links"], Method::GET) => api::list(app, query).await,
-            (["api", "links"], Method::POST) => api::create(app, req, &caller.name).await,
-            (["api", "links"], _) => Err(ApiError::method_not_allowed("GET, POST")),
-            (["api", "links", slug], Method::GET) => api::get(app, slug).await,
-            (["api", "links", slug], Method::PATCH) => api::patch(app, slug, req).await,
-            (["api", "links", slug], Method::DELETE) => api::delete(app, slug).await,
-            (["api", "links", _], _) => Err(ApiError::method_not_allowed("GET, PATCH, DELETE")),
-            (["api", "links", slug, "stats"], Method::GET) => api::stats(app, slug, query).await,
-            (["api", "links", _, "stats"], _) => Err(ApiError::method_not_allowed("GET")),
-            (["api", "links", slug, "qr"], Method::GET) => api::qr(app, slug, query).await,
-            (["api", "links", _, "qr"], _) => Err(ApiError::method_not_allowed("GET")),
-            (["api", "export"], Method::GET) => export::export(app).await,
-            (["api", "export"], _) => Err(ApiError::method_not_allowed("GET")),
-            (["api", "keys"], Method::GET) => keys::list(app).await,
-            (["api", "keys"], Method::POST) => keys::add(app, req).await,
-            (["api", "keys"], _) => Err(ApiError::method_not_allowed("GET, POST")),
-            (["api", "keys", name], Method::DELETE) => keys::revoke(app, name).await,
-            (["api", "keys", _], _) => Err(ApiError::method_not_allowed("DELETE")),
-            _ => Err(ApiError::not_found(format!("no API route at {path}"))),
-        }
-    };
-    tokio::time::timeout(deadline, handle)
-        .await
-        .unwrap_or_else(|_| Err(too_slow(deadline)))
+    match (segments.as_slice(), method) {
+        (["api", "links"], Method::GET) => api::list(app, query).await,
+        (["api", "links"], Method::POST) => api::create(app, req, &caller.name).await,
+        (["api", "links"], _) => Err(ApiError::method_not_allowed("GET, POST")),
+        (["api", "links", slug], Method::GET) => api::get(app, slug).await,
+        (["api", "links", slug], Method::PATCH) => api::patch(app, slug, req).await,
+        (["api", "links", slug], Method::DELETE) => api::delete(app, slug).await,
+        (["api", "links", _], _) => Err(ApiError::method_not_allowed("GET, PATCH, DELETE")),
+        (["api", "links", slug, "stats"], Method::GET) => api::stats(app, slug, query).await,
+        (["api", "links", _, "stats"], _) => Err(ApiError::method_not_allowed("GET")),
+        (["api", "links", slug, "qr"], Method::GET) => api::qr(app, slug, query).await,
+        (["api", "links", _, "qr"], _) => Err(ApiError::method_not_allowed("GET")),
+        (["api", "export"], Method::GET) => export::export(app).await,
+        (["api", "export"], _) => Err(ApiError::method_not_allowed("GET")),
+        (["api", "keys"], Method::GET) => keys::list(app).await,
+        (["api", "keys"], Method::POST) => keys::add(app, req).await,
+        (["api", "keys"], _) => Err(ApiError::method_not_allowed("GET, POST")),
+        (["api", "keys", name], Method::DELETE) => keys::revoke(app, name).await,
+        (["api", "keys", _], _) => Err(ApiError::method_not_allowed("DELETE")),
+        _ => Err(ApiError::not_found(format!("no API route at {path}"))),
+    }
 }
 
 fn only_get(ok: bool) -> Result<(), ApiError> {

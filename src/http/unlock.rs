@@ -15,9 +15,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, REFERER, USER_AGENT};
+use hyper::header::{HeaderValue, CONTENT_TYPE, REFERER, USER_AGENT};
 use hyper::{Request, Response, StatusCode};
 
 use super::error::ApiError;
@@ -107,25 +106,9 @@ async fn read_password(req: Request<Incoming>) -> Result<String, ApiError> {
              'Content-Type: application/x-www-form-urlencoded'",
         ));
     }
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than {MAX_FORM} bytes"),
-        )
-    };
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_FORM as u64) {
-        return Err(too_large());
-    }
-    let bytes = match Limited::new(req.into_body(), MAX_FORM).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
-        Err(_) => return Err(ApiError::bad_request("the request body could not be read")),
-    };
+    let bytes = super::incoming::read(req, MAX_FORM)
+        .await
+        .map_err(ApiError::from)?;
     password_field(&bytes)
 }
 

@@ -7,12 +7,12 @@
 //! PHP leaves them out of `$_REQUEST`. Bodies are read up to
 //! [`MAX_BODY`](crate::http::wire::MAX_BODY).
 
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::CONTENT_TYPE;
 use hyper::{Method, Request, StatusCode};
 
 use super::output::Answer;
+use crate::http::incoming::BodyError;
 use crate::http::wire::MAX_BODY;
 
 /// Request parameters in order; a later one of the same name wins, as in PHP.
@@ -61,28 +61,13 @@ pub async fn read_form(req: Request<Incoming>) -> Result<Params, Answer> {
         Some(e) if req.method() == Method::POST => e,
         _ => return Ok(Params::default()),
     };
-    let too_large = || {
-        Answer::error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the body is larger than {MAX_BODY} bytes"),
-        )
-    };
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(too_large());
-    }
-    let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
-        Err(_) => {
-            return Err(Answer::error(
-                StatusCode::BAD_REQUEST,
-                "the request body could not be read",
-            ))
+    let body = match crate::http::incoming::read(req, MAX_BODY).await {
+        Ok(body) => body,
+        Err(e @ BodyError::TooLarge(_)) => {
+            return Err(Answer::error(StatusCode::PAYLOAD_TOO_LARGE, &e.to_string()))
+        }
+        Err(e @ BodyError::Unreadable) => {
+            return Err(Answer::error(StatusCode::BAD_REQUEST, &e.to_string()))
         }
     };
     Ok(match encoding {
