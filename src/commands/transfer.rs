@@ -62,7 +62,10 @@ pub(super) fn export(
         eprintln!("exported {n} links to {}", p.display());
     }
     if damaged > 0 {
-        eprintln!("kurz: {damaged} damaged links could not be exported");
+        eprintln!(
+            "kurz: {damaged} damaged records or unreadable stretches (above) could not be \
+             exported; every other link was"
+        );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)

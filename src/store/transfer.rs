@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use super::links::{describe_gap, Walked};
 use super::{counter, Link, SourceCounts, Store, StoreError, MAX_HOSTS};
 use crate::clock;
 use crate::target::TargetRules;
@@ -84,32 +85,44 @@ impl Store {
     /// same for the same set of slugs, in any data directory.
     ///
     /// # Errors
-    /// Each item may be a sled error or a damaged record.
+    /// Each item may be a sled error, which ends the walk, or damage
+    /// ([`StoreError::Corrupt`]): a damaged record or counter, named by its
+    /// slug, or a stretch of buckets sled cannot read, named with the links
+    /// the listing index places there. The walk goes on past damage, so an
+    /// export holds every link that can be read.
     pub fn export(&self) -> impl Iterator<Item = Result<ExportRecord, StoreError>> + '_ {
-        self.inner.links.iter().map(move |item| {
-            let (slug, link) = item?;
-            let key = slug.as_bytes();
-            let mut daily = BTreeMap::new();
-            self.inner.counts.stored_days(key, |day, n| {
-                *daily.entry(clock::format_day(day)).or_default() += n;
-            })?;
-            let sources = self.sources(&slug)?;
-            Ok(ExportRecord {
-                referrers: sources.referrers.into_iter().collect(),
-                other_referrers: sources.other_referrers,
-                bots: sources.bots.into_iter().collect(),
-                clicks: self.clicks(&slug)?,
-                url: link.target,
-                created_at: clock::format_ms(link.created_at),
-                expires_at: link.expires_at.map(clock::format_ms),
-                max_clicks: link.max_clicks,
-                redirect_status: link.redirect_status,
-                created_by: link.created_by,
-                tags: link.tags,
-                password_hash: link.password,
-                daily,
-                slug,
-            })
+        self.inner.links.walk().map(move |item| match item? {
+            Walked::Link(slug, link) => self
+                .export_one(slug.clone(), link)
+                .map_err(|e| StoreError::reading(slug.as_bytes(), "click counts", e)),
+            Walked::Unreadable(gap) => Err(StoreError::Corrupt {
+                detail: format!("{}{}", describe_gap(&gap), self.lost_in(&gap)),
+            }),
+        })
+    }
+
+    fn export_one(&self, slug: String, link: Link) -> Result<ExportRecord, StoreError> {
+        let key = slug.as_bytes();
+        let mut daily = BTreeMap::new();
+        self.inner.counts.stored_days(key, |day, n| {
+            *daily.entry(clock::format_day(day)).or_default() += n;
+        })?;
+        let sources = self.sources(&slug)?;
+        Ok(ExportRecord {
+            referrers: sources.referrers.into_iter().collect(),
+            other_referrers: sources.other_referrers,
+            bots: sources.bots.into_iter().collect(),
+            clicks: self.clicks(&slug)?,
+            url: link.target,
+            created_at: clock::format_ms(link.created_at),
+            expires_at: link.expires_at.map(clock::format_ms),
+            max_clicks: link.max_clicks,
+            redirect_status: link.redirect_status,
+            created_by: link.created_by,
+            tags: link.tags,
+            password_hash: link.password,
+            daily,
+            slug,
         })
     }
 
