@@ -46,7 +46,7 @@ pub use links::BUCKET_BITS;
 pub use list::{Cursor, Page, SEARCH_SCAN};
 pub use record::{Link, RecordError};
 pub use sources::{SourceCounts, MAX_HOSTS, MAX_PENDING};
-pub use transfer::{ExportRecord, ImportOutcome, REDIRECT_STATUSES};
+pub use transfer::{ExportRecord, ImportOutcome, MAX_IMPORTED_COUNT, REDIRECT_STATUSES};
 
 use cache::LinkCache;
 use clicks::ClickCounts;

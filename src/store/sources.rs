@@ -62,14 +62,14 @@ impl SourceCounts {
             REFERRER => &mut self.referrers,
             BOT => &mut self.bots,
             OTHER => {
-                self.other_referrers += n;
+                self.other_referrers = self.other_referrers.saturating_add(n);
                 return;
             }
             _ => return,
         };
         let name = String::from_utf8_lossy(name);
         match list.iter_mut().find(|(k, _)| *k == name) {
-            Some((_, count)) => *count += n,
+            Some((_, count)) => *count = count.saturating_add(n),
             None => list.push((name.into_owned(), n)),
         }
     }
@@ -402,7 +402,7 @@ impl Sources {
             };
             let known = out.referrers.iter().any(|(h, _)| h.as_bytes() == name);
             if kind == REFERRER && !known && out.referrers.len() >= MAX_HOSTS {
-                out.other_referrers += n;
+                out.other_referrers = out.other_referrers.saturating_add(n);
             } else {
                 out.add(kind, name, n);
             }

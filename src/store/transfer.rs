@@ -80,6 +80,12 @@ pub enum ImportOutcome {
 /// The redirect statuses a link may use.
 pub const REDIRECT_STATUSES: [u16; 4] = [301, 302, 307, 308];
 
+/// The largest count an import accepts, in `clicks`, a day, a referrer or
+/// a bot: 2^53, where JSON readers that hold numbers as doubles stop being
+/// exact, and far beyond any real link. Near `u64::MAX` a stored total
+/// could only saturate, never count on.
+pub const MAX_IMPORTED_COUNT: u64 = 1 << 53;
+
 impl Store {
     /// Every link with its counters, bucket by bucket: an order that is the
     /// same for the same set of slugs, in any data directory.
@@ -105,7 +111,8 @@ impl Store {
         let key = slug.as_bytes();
         let mut daily = BTreeMap::new();
         self.inner.counts.stored_days(key, |day, n| {
-            *daily.entry(clock::format_day(day)).or_default() += n;
+            let count: &mut u64 = daily.entry(clock::format_day(day)).or_default();
+            *count = count.saturating_add(n);
         })?;
         let sources = self.sources(&slug)?;
         Ok(ExportRecord {
@@ -180,6 +187,17 @@ fn validate(rec: &ExportRecord, rules: &TargetRules) -> Result<Link, String> {
         Some(t) => Some(clock::parse_rfc3339(t).map_err(|e| format!("expires_at: {e}"))?),
         None => None,
     };
+    let absurd = |what: &str, n: u64| {
+        (n > MAX_IMPORTED_COUNT).then(|| format!("{what}: {n} is more than {MAX_IMPORTED_COUNT}"))
+    };
+    let counts = std::iter::once(("clicks", rec.clicks))
+        .chain(rec.daily.values().map(|n| ("daily", *n)))
+        .chain(rec.referrers.values().map(|n| ("referrers", *n)))
+        .chain(std::iter::once(("other_referrers", rec.other_referrers)))
+        .chain(rec.bots.values().map(|n| ("bots", *n)));
+    if let Some(why) = counts.into_iter().find_map(|(what, n)| absurd(what, n)) {
+        return Err(why);
+    }
     let daily_sum = rec.daily.values().try_fold(0u64, |a, n| a.checked_add(*n));
     if daily_sum.is_none_or(|sum| sum > rec.clicks) {
         return Err("daily: the days add up to more than clicks".into());

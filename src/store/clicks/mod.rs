@@ -292,8 +292,9 @@ impl ClickCounts {
                     // entry has already merged.
                     let stored = self.stored_total(&live.slug)?;
                     let merged = live.persisted.load(Ordering::SeqCst);
-                    live.base
-                        .store(stored.saturating_sub(merged), Ordering::SeqCst);
+                    // A saturated total must not read as "not loaded".
+                    let base = stored.saturating_sub(merged).min(UNKNOWN - 1);
+                    live.base.store(base, Ordering::SeqCst);
                 }
                 match live.try_add(max) {
                     Some(c) => c,
@@ -363,7 +364,7 @@ impl ClickCounts {
         let pending = unpoison(self.totals.read())
             .get(slug.as_bytes())
             .map_or(0, |live| live.pending());
-        Ok(stored + pending)
+        Ok(stored.saturating_add(pending))
     }
 
     /// Clicks of `slug` on each day of `from..=to`: stored + pending.
@@ -381,7 +382,7 @@ impl ClickCounts {
                 .filter(|_| day <= to)
                 .and_then(|i| out.get_mut(i as usize))
             {
-                *slot += n;
+                *slot = slot.saturating_add(n);
             }
         };
         self.daily.for_each(key, from, to, &mut add)?;
