@@ -107,19 +107,23 @@ impl Store {
         })
     }
 
+    /// The export record of one link, its counters as one view: pending
+    /// counts are in all of them (see `ClickCounts::snapshot`).
     fn export_one(&self, slug: String, link: Link) -> Result<ExportRecord, StoreError> {
-        let key = slug.as_bytes();
-        let mut daily = BTreeMap::new();
-        self.inner.counts.stored_days(key, |day, n| {
-            let count: &mut u64 = daily.entry(clock::format_day(day)).or_default();
-            *count = count.saturating_add(n);
-        })?;
+        // Sources first: a click is counted before its referrer, so the
+        // referrers read here are always within the clicks read after.
         let sources = self.sources(&slug)?;
+        let (dayless, days) = self.inner.counts.snapshot(&slug)?;
+        let clicks = days.values().fold(dayless, |a, n| a.saturating_add(*n));
+        let daily = days
+            .into_iter()
+            .map(|(day, n)| (clock::format_day(day), n))
+            .collect();
         Ok(ExportRecord {
             referrers: sources.referrers.into_iter().collect(),
             other_referrers: sources.other_referrers,
             bots: sources.bots.into_iter().collect(),
-            clicks: self.clicks(&slug)?,
+            clicks,
             url: link.target,
             created_at: clock::format_ms(link.created_at),
             expires_at: link.expires_at.map(clock::format_ms),
