@@ -318,3 +318,88 @@ fn csv_and_jsonl_exports_round_trip_through_an_empty_data_dir() {
     assert_eq!(full["redirect_status"], 301);
     assert_eq!(full["expires_at"], "2030-01-01T00:00:00Z");
 }
+
+/// Regression: `kurz import` took a `clicks` of u64::MAX (a total that
+/// wrapped to 0 on the next click), ended the whole import at a JSON line
+/// that was not UTF-8 (read as a `String`, the decoding error was a read
+/// error), and skipped the loop check the API makes (it had no base URL).
+#[test]
+fn absurd_counts_bad_utf8_and_loops_are_rejected_by_line_alone() {
+    let sb = Sandbox::new();
+    let line = |slug: &str, url: &str, extra: &str| {
+        format!(
+            "{{\"slug\":\"{slug}\",\"url\":\"{url}\",\"created_at\":\"2026-01-01T00:00:00Z\"{extra}}}\n"
+        )
+    };
+    let mut bytes = line("ok1", "https://example.com/1", "").into_bytes();
+    bytes.extend(
+        line(
+            "huge",
+            "https://example.com/2",
+            ",\"clicks\":18446744073709551615",
+        )
+        .bytes(),
+    );
+    bytes.extend(
+        line(
+            "bots",
+            "https://example.com/3",
+            ",\"bots\":{\"Googlebot\":18446744073709551615}",
+        )
+        .bytes(),
+    );
+    bytes.extend(b"{\"slug\":\"bad\xff\",\"url\":\"https://example.com/4\"}\n");
+    bytes.extend(line("loop", "https://s.example.org/abc", "").bytes());
+    bytes.extend(line("local", "http://127.0.0.1:8080/abc", "").bytes());
+    bytes.extend(
+        line(
+            "ok2",
+            "https://example.com/5",
+            ",\"clicks\":9007199254740992",
+        )
+        .bytes(),
+    );
+    let file = sb.path().join("in.jsonl");
+    std::fs::write(&file, bytes).unwrap();
+    let file = file.to_str().unwrap();
+
+    let mut cmd = real_binary::kurz(sb.path());
+    cmd.env("KURZ_BASE_URL", "https://s.example.org")
+        .args(["import", file, "--data"])
+        .arg(sb.data("d"));
+    let out = real_binary::run_bounded(cmd);
+    let stderr = out.failed();
+    assert_eq!(reported(stderr), [2, 3, 4, 5], "{stderr}");
+    assert!(
+        stderr.contains("line 2: rejected: clicks: 18446744073709551615 is more than"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 3: rejected: bots: 18446744073709551615 is more than"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("line 4: rejected: not UTF-8"), "{stderr}");
+    assert!(
+        stderr.contains("line 5: rejected: url: the url points back"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("imported 3,"), "{stderr}");
+    let slugs: Vec<String> = exported(&sb, "d")
+        .iter()
+        .map(|r| r["slug"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(slugs, ["local", "ok1", "ok2"]);
+
+    // Without a base URL, the one `kurz serve` would use by default.
+    let file2 = write(
+        &sb,
+        "local.jsonl",
+        &line("local", "http://127.0.0.1:8080/abc", ""),
+    );
+    let out = sb.kurz("e", &["import", &file2]);
+    assert!(
+        out.failed()
+            .contains("line 1: rejected: url: the url points back"),
+        "{out:?}"
+    );
+}

@@ -158,3 +158,171 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Damages, in the sled file of `data`, the leaf holding one of the first
+/// buckets in key order, and returns the slugs that bucket holds.
+///
+/// sled keeps each leaf of a tree as checksummed bytes in its file and
+/// reads it when first needed, so one flipped byte in a live leaf (the
+/// tester's damage) makes every read of that leaf fail with `Corruption`.
+/// A byte at a fixed offset is not deterministic: where sled puts a page
+/// depends on when its background flush and its segment cleaner ran. So
+/// this finds a bucket's stored bytes instead and flips one in the middle
+/// of one copy at a time, keeping the first flip after which sled opens
+/// the database but cannot read all of its buckets. sled leaves superseded
+/// copies in its file (flipping one changes nothing), and a byte flipped
+/// in the log's newest segment is caught by sled's recovery, which then
+/// refuses to open at all (a failure of its own, not this one). The
+/// buckets tried come first in key order, so that a walk giving up there
+/// misses nearly every link.
+fn damage_an_early_bucket(data: &Path) -> Vec<String> {
+    let early: Vec<Vec<u8>> = {
+        let db = sled::open(data.join("db")).unwrap();
+        let buckets = db.open_tree("buckets").unwrap();
+        buckets
+            .iter()
+            .take(200)
+            .map(|item| item.unwrap().1.to_vec())
+            .collect()
+    };
+    let file = data.join("db").join("db");
+    let pristine = std::fs::read(&file).unwrap();
+    for value in &early {
+        let copies = pristine
+            .windows(value.len())
+            .enumerate()
+            .filter(|(_, w)| w == value)
+            .map(|(at, _)| at);
+        for at in copies {
+            let mut bytes = pristine.clone();
+            bytes[at + value.len() / 2] ^= 0xff;
+            std::fs::write(&file, bytes).unwrap();
+            if leaf_unreadable(data) {
+                return bucket::entries(value)
+                    .unwrap()
+                    .map(|e| String::from_utf8(e.unwrap().0.to_vec()).unwrap())
+                    .collect();
+            }
+        }
+    }
+    panic!(
+        "no flip in the first {} buckets made a leaf unreadable",
+        early.len()
+    );
+}
+
+/// Whether sled opens `data` but meets damage walking its buckets.
+fn leaf_unreadable(data: &Path) -> bool {
+    let Ok(db) = sled::open(data.join("db")) else {
+        return false;
+    };
+    let buckets = db.open_tree("buckets").unwrap();
+    buckets
+        .iter()
+        .any(|item| matches!(item, Err(sled::Error::Corruption { .. })))
+}
+
+/// Regression: one unreadable leaf hid every link after it from `kurz
+/// list`, `kurz export`, `kurz check` and the HTTP API, because sled's
+/// iterator returns the same `Corruption` error on every call once it meets
+/// such a leaf, and every walk gave up at the first error.
+#[test]
+fn a_damaged_leaf_hides_only_its_own_links() {
+    let root = tempfile::tempdir().unwrap();
+    let n = 3000;
+    let data = data_dir_with(root.path(), n);
+    let lost = damage_an_early_bucket(&data);
+    let d = data.to_str().unwrap();
+
+    let out = check(root.path(), &data);
+    out.failed();
+    assert!(out.stdout.contains("cannot be read"), "{out:?}");
+    for slug in &lost {
+        assert!(out.stdout.contains(&format!("'{slug}'")), "{slug}: {out:?}");
+    }
+
+    // Every link but the leaf's is exported, and what could not be is said.
+    let out = export(root.path(), &data);
+    let stderr = out.failed();
+    assert!(stderr.contains("not exported: the link buckets"), "{out:?}");
+    let exported: std::collections::BTreeSet<String> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["slug"].to_string())
+        .map(|s| s.trim_matches('"').to_owned())
+        .collect();
+    for slug in &lost {
+        assert!(stderr.contains(&format!("'{slug}'")), "{slug}: {stderr}");
+    }
+    // A leaf holds a few dozen links at most; the rest must all be there.
+    assert!(exported.len() > n - 100, "{} exported", exported.len());
+    let unaccounted: Vec<String> = (0..n)
+        .map(|i| format!("s{i}"))
+        .filter(|s| !exported.contains(s) && !stderr.contains(&format!("'{s}'")))
+        .collect();
+    assert!(
+        unaccounted.is_empty(),
+        "neither exported nor named: {unaccounted:?}"
+    );
+
+    let out = run(root.path(), &["list", "--data", d]);
+    assert_eq!(out.ok().lines().count(), exported.len(), "{}", out.stderr);
+
+    // The server lists the same.
+    let server = real_binary::Server::start(&data);
+    let mut listed = 0;
+    let mut cursor = String::new();
+    loop {
+        let page = real_binary::api(
+            server.addr,
+            "GET",
+            &format!("/api/links?limit=1000{cursor}"),
+            None,
+        );
+        assert_eq!(page.status, 200, "{}", page.text());
+        let page = page.json();
+        listed += page["links"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(listed, exported.len());
+    // The HTTP export walks to the end too: it names what it left out, then
+    // cuts the body short so a backup client sees a failed transfer (which
+    // can cost the client the last bytes in flight, so they are not counted).
+    let body = raw_get(server.addr, "/api/export");
+    assert!(
+        !body.ends_with(b"0\r\n\r\n"),
+        "the export ended as if whole"
+    );
+    let deadline = std::time::Instant::now() + real_binary::WAIT;
+    let log = || std::fs::read_to_string(&server.log).unwrap_or_default();
+    while !log().contains("body cut short") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let log = log();
+    assert!(
+        log.contains("damaged links left out, body cut short"),
+        "{log}"
+    );
+    assert!(!log.contains("stopped by a store fault"), "{log}");
+    assert!(log.contains(&format!("'{}'", lost[0])), "{log}");
+}
+
+/// The raw bytes of a `GET` with the test key, read until the server
+/// closes the connection.
+fn raw_get(addr: std::net::SocketAddr, path: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(real_binary::WAIT)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\nconnection: close\r\n\r\n",
+        real_binary::KEY
+    )
+    .unwrap();
+    let mut body = Vec::new();
+    let _ = s.read_to_end(&mut body);
+    body
+}

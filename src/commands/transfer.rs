@@ -4,7 +4,8 @@
 //! links' settings and click totals, for spreadsheets). Import reads any
 //! format [`crate::formats`] knows, stores each valid line whole or not at
 //! all, and ends with a summary: imported, skipped as existing, rejected as
-//! invalid, the last two also line by line.
+//! invalid, the last two also line by line. Targets are checked as the API
+//! checks them, loops back to the server's base URL included.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
@@ -62,7 +63,10 @@ pub(super) fn export(
         eprintln!("exported {n} links to {}", p.display());
     }
     if damaged > 0 {
-        eprintln!("kurz: {damaged} damaged links could not be exported");
+        eprintln!(
+            "kurz: {damaged} damaged records or unreadable stretches (above) could not be \
+             exported; every other link was"
+        );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
@@ -126,10 +130,10 @@ pub(super) fn import(data: &Path, file: &Path, format: Format) -> Result<ExitCod
     if let Some(name) = records.read_as {
         eprintln!("reading {} as a {name}", file.display());
     }
+    let base = serving_base()?;
     let store = open(data)?;
-    // Loops back to the server cannot be checked offline: the base URL of
-    // the server that will serve these links is not known here.
-    let rules = TargetRules::new(None);
+    // The same loop check as the API's: no target back at the server.
+    let rules = TargetRules::new(Some(&base));
     let bar = progress(size);
     let (mut imported, mut duplicates, mut invalid) = (0u64, 0u64, 0u64);
     for item in records {
@@ -166,6 +170,29 @@ pub(super) fn import(data: &Path, file: &Path, format: Format) -> Result<ExitCod
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The default of `kurz serve --listen` (see [`crate::config::Config`]).
+const SERVE_LISTEN: &str = "127.0.0.1:8080";
+
+/// The base URL `kurz serve` would build short links on in this
+/// environment: `KURZ_BASE_URL`, else `http://` and `KURZ_LISTEN`, else
+/// `http://` and its default listen address. An import checks targets
+/// against it, as the API does, so no imported link loops back.
+///
+/// # Errors
+/// Either variable is set but not valid.
+fn serving_base() -> Result<url::Url, CommandError> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(text) = var("KURZ_BASE_URL") {
+        return crate::config::parse_base_url(&text)
+            .map_err(|why| CommandError::Invalid(format!("KURZ_BASE_URL: {why}")));
+    }
+    let listen = var("KURZ_LISTEN").unwrap_or_else(|| SERVE_LISTEN.to_owned());
+    let addr = listen
+        .parse()
+        .map_err(|e| CommandError::Invalid(format!("KURZ_LISTEN: {e}")))?;
+    Ok(crate::config::default_base(addr))
 }
 
 /// Imports one record, with a fresh slug on a clash if its slug was made

@@ -274,8 +274,10 @@ impl Iterator for Records {
                 line,
                 offset,
             } => loop {
-                let mut text = String::new();
-                match input.read_line(&mut text) {
+                // Bytes, not a `String`: a line that is not UTF-8 is one bad
+                // line, rejected alone, not a read error ending the import.
+                let mut bytes = Vec::new();
+                match input.read_until(b'\n', &mut bytes) {
                     Ok(0) => return None,
                     Ok(n) => {
                         *line += 1;
@@ -283,15 +285,21 @@ impl Iterator for Records {
                     }
                     Err(e) => return Some(Err(e)),
                 }
-                if text.trim().is_empty() {
+                if bytes.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                let parsed = serde_json::from_str::<ExportRecord>(&text)
-                    .map(|record| Parsed {
-                        record,
-                        generated_slug: false,
-                    })
-                    .map_err(|e| e.to_string());
+                let parsed = match std::str::from_utf8(&bytes) {
+                    Ok(text) => serde_json::from_str::<ExportRecord>(text)
+                        .map(|record| Parsed {
+                            record,
+                            generated_slug: false,
+                        })
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(format!(
+                        "not UTF-8 text (an invalid byte at column {})",
+                        e.valid_up_to() + 1
+                    )),
+                };
                 return Some(Ok(Item {
                     line: *line,
                     offset: *offset,
@@ -393,6 +401,33 @@ mod tests {
         let (read_as, items) = read("\nhttps://e.com/,s1\n", Format::Csv);
         assert_eq!(read_as, Some("url[,slug] list"));
         assert_eq!(items, [(2, Ok("s1".into()))]);
+    }
+
+    /// Regression: a JSON Lines line that was not UTF-8 ended the whole
+    /// import with no line number, because lines were read as `String`s
+    /// and the decoding error came back as a read error.
+    #[test]
+    fn a_json_line_that_is_not_utf8_is_rejected_alone() {
+        let ok = |slug: &str| {
+            format!("{{\"slug\":\"{slug}\",\"url\":\"https://e.com/\",\"created_at\":\"2026-01-01T00:00:00Z\"}}\n")
+        };
+        let mut bytes = ok("a").into_bytes();
+        bytes.extend_from_slice(b"{\"slug\":\"b\xff\"}\n");
+        bytes.extend_from_slice(ok("c").as_bytes());
+        let input: Box<dyn BufRead> = Box::new(Cursor::new(bytes));
+        let items: Vec<Item> = Records::open(input, Format::Auto)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0].parsed.as_ref().unwrap().record.slug, "a");
+        assert_eq!(items[1].line, 2);
+        let why = items[1].parsed.as_ref().unwrap_err();
+        assert!(
+            why.contains("not UTF-8") && why.contains("column 11"),
+            "{why}"
+        );
+        assert_eq!(items[2].parsed.as_ref().unwrap().record.slug, "c");
     }
 
     #[test]

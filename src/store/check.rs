@@ -9,7 +9,12 @@
 //! matches the tag index against the tags the records hold.
 
 use super::clicks::days;
+use super::links::{bucket_key, describe_gap};
+use super::walk::{Gap, Step, Walk};
 use super::{counter, entry_key, Store, StoreError};
+
+/// Most slugs named for one stretch of unreadable buckets.
+const NAMED: usize = 20;
 
 /// What [`Store::check`] found.
 #[derive(Debug, Default)]
@@ -93,13 +98,18 @@ impl Store {
             Some(_) => {}
         }
         report.problems.extend(audit.damaged);
+        for gap in &audit.gaps {
+            report
+                .problems
+                .push(format!("{}{}", describe_gap(gap), self.lost_in(gap)));
+        }
         report.problems.extend(
             audit
                 .undecodable
                 .into_iter()
                 .map(|u| format!("undecodable record: {u}")),
         );
-        if let Some(e) = s.created.newest_first(None).find_map(Result::err) {
+        for e in s.created.newest_first(None).filter_map(Result::err) {
             report.problems.push(format!("listing index: {e}"));
         }
         if stop() {
@@ -109,8 +119,18 @@ impl Store {
         self.check_tags(&mut report)?;
         for (name, tree) in [("daily", &s.daily_tree), ("clicks", &s.clicks_tree)] {
             let mut bad = 0u64;
-            for item in tree.iter() {
-                let (k, v) = item?;
+            for item in Walk::all(tree) {
+                let (k, v) = match item? {
+                    Step::Entry(k, v) => (k, v),
+                    Step::Gap(gap) => {
+                        report.problems.push(format!(
+                            "the {name} tree {} cannot be read ({}): the click counts there are lost",
+                            gap.describe(hex),
+                            gap.error
+                        ));
+                        continue;
+                    }
+                };
                 let readable = if name != "daily" {
                     counter::decode(&v).is_some()
                 } else if k.first() == Some(&0) {
@@ -132,13 +152,45 @@ impl Store {
                     .push(format!("{bad} damaged counters in the {name} tree"));
             }
         }
-        let bad = s.sources.damaged()?;
+        let (bad, gaps) = s.sources.audit()?;
+        for gap in gaps {
+            report.problems.push(format!(
+                "the referrer and bot counters {} cannot be read ({})",
+                gap.describe(hex),
+                gap.error
+            ));
+        }
         if bad > 0 {
             report
                 .problems
                 .push(format!("{bad} damaged referrer or bot counters"));
         }
         Ok(report)
+    }
+
+    /// The links the listing index places in `gap`, a stretch of buckets
+    /// sled could not read: ", holding N links by the listing index: …".
+    /// The index is read for this alone, so only when there is damage.
+    pub(super) fn lost_in(&self, gap: &Gap) -> String {
+        let mut named = Vec::new();
+        let mut count = 0usize;
+        for entry in self.inner.created.newest_first(None).flatten() {
+            let Some(slug) = entry.get(8..) else { continue };
+            if gap.covers(&bucket_key(slug)) {
+                count += 1;
+                if named.len() < NAMED {
+                    named.push(format!("'{}'", String::from_utf8_lossy(slug)));
+                }
+            }
+        }
+        let more = if count > named.len() { ", …" } else { "" };
+        match count {
+            0 => ", holding no link the listing index knows".to_owned(),
+            _ => format!(
+                ", holding {count} links by the listing index: {}{more}",
+                named.join(", ")
+            ),
+        }
     }
 
     /// Matches the tag index against the records: a record tag without an
@@ -214,4 +266,9 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// A key (or a bound between keys) as hex.
+fn hex(key: &[u8]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -16,11 +16,30 @@
 //! chunk = version (1 byte, = 1) (entry_len (u8) entry)*    sorted, no repeats
 //! ```
 
+use std::ops::Bound;
 use std::sync::{Mutex, PoisonError};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
+use super::walk::{Step, Walk};
 use super::StoreError;
+
+/// An index entry (or a bound between them) as text: its time, and its
+/// slug if it has one.
+pub fn describe_entry(entry: &[u8]) -> String {
+    let mut ms = [0u8; 8];
+    for (m, b) in ms.iter_mut().zip(entry) {
+        *m = *b;
+    }
+    let at = crate::clock::format_ms(i64::try_from(u64::from_be_bytes(ms)).unwrap_or(i64::MAX));
+    match entry
+        .get(8..)
+        .filter(|s| !s.is_empty() && s.iter().all(u8::is_ascii_graphic))
+    {
+        Some(slug) => format!("{at} ('{}')", String::from_utf8_lossy(slug)),
+        None => at,
+    }
+}
 
 /// Most entries a chunk holds before it is split.
 const MAX_CHUNK: usize = 32;
@@ -179,19 +198,25 @@ impl CreatedIndex {
     }
 
     /// Entries strictly before `before` (all when `None`), newest first.
-    /// A damaged chunk is one `Err` item; the walk goes on after it.
+    /// A damaged chunk, or a stretch of chunks sled cannot read, is one
+    /// `Err` item ([`StoreError::Corrupt`]); the walk goes on after it.
     pub fn newest_first<'a>(
         &'a self,
         before: Option<&'a [u8]>,
     ) -> impl Iterator<Item = Result<Vec<u8>, StoreError>> + 'a {
-        let chunks = match before {
-            Some(b) => self.tree.range(..=b),
-            None => self.tree.range::<&[u8], _>(..),
-        };
-        chunks.rev().flat_map(move |item| {
-            let entries = item
-                .map_err(StoreError::from)
-                .and_then(|(_, chunk)| decode(&chunk));
+        let hi = before.map_or(Bound::Unbounded, |b| Bound::Included(b.into()));
+        Walk::new(&self.tree, Bound::Unbounded, hi, true).flat_map(move |item| {
+            let entries = match item {
+                Err(e) => Err(e.into()),
+                Ok(Step::Entry(_, chunk)) => decode(&chunk),
+                Ok(Step::Gap(gap)) => Err(StoreError::Corrupt {
+                    detail: format!(
+                        "the listing index {} cannot be read ({}): links created then are not listed",
+                        gap.describe(describe_entry),
+                        gap.error
+                    ),
+                }),
+            };
             match entries {
                 Err(e) => vec![Err(e)],
                 Ok(entries) => entries

@@ -13,12 +13,14 @@
 //! the same atomic batch as the bucket that gains or loses a link.
 //! [`Links::audit`] recounts what is really there.
 
+use std::ops::Bound;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
 use sled::IVec;
 
 use super::bucket::{self, BucketError};
+use super::walk::{Gap, Step, Walk};
 use super::{Link, StoreError};
 
 /// Key of the bookkeeping in the `buckets` tree: link count (u64 LE) ‖ XOR
@@ -65,7 +67,7 @@ impl Book {
 pub const BUCKET_BITS: u32 = 20;
 
 /// The bucket key of `slug`: 4 bytes, big-endian.
-fn bucket_key(slug: &[u8]) -> [u8; 4] {
+pub(super) fn bucket_key(slug: &[u8]) -> [u8; 4] {
     // FNV-1a: stable across builds and platforms, which the layout needs, and
     // fast on short keys. Not flood-resistant, but only holders of the API
     // key choose slugs.
@@ -80,6 +82,56 @@ fn bucket_key(slug: &[u8]) -> [u8; 4] {
 
 fn damaged(slug: &[u8], e: &BucketError) -> StoreError {
     StoreError::corrupt(slug, &format!("record bucket ({e})"))
+}
+
+/// A stretch of buckets sled could not read, in plain words: the first and
+/// last bucket it may hold.
+pub(super) fn describe_gap(gap: &Gap) -> String {
+    let number = |k: &[u8]| {
+        let mut four = [0u8; 4];
+        for (f, b) in four.iter_mut().zip(k) {
+            *f = *b;
+        }
+        u32::from_be_bytes(four)
+    };
+    // The bounds of a gap need not be bucket keys: step inwards to the
+    // nearest bucket inside.
+    let inside = |n: u32| gap.covers(&n.to_be_bytes());
+    let first = match &gap.lo {
+        Bound::Unbounded => 0,
+        Bound::Included(k) | Bound::Excluded(k) => {
+            let n = number(k);
+            if inside(n) {
+                n
+            } else {
+                n.saturating_add(1)
+            }
+        }
+    };
+    let last = match &gap.hi {
+        Bound::Unbounded => (1 << BUCKET_BITS) - 1,
+        Bound::Included(k) | Bound::Excluded(k) => {
+            let n = number(k);
+            if inside(n) {
+                n
+            } else {
+                n.saturating_sub(1)
+            }
+        }
+    };
+    format!(
+        "the link buckets {first:05x} to {last:05x} cannot be read ({})",
+        gap.error
+    )
+}
+
+/// What a walk over every link met next.
+pub enum Walked {
+    /// A link.
+    Link(String, Link),
+    /// A stretch of buckets sled could not read: the links in it are
+    /// unknown here (see [`describe_gap`]).
+    Unreadable(Gap),
 }
 
 fn decode(slug: &[u8], record: &[u8]) -> Result<Link, StoreError> {
@@ -107,11 +159,13 @@ impl Links {
         }
     }
 
-    /// The buckets, without the bookkeeping's key.
-    fn buckets(&self) -> impl DoubleEndedIterator<Item = sled::Result<(IVec, IVec)>> {
-        self.tree
-            .iter()
-            .filter(|item| item.as_ref().map_or(true, |(k, _)| k.len() == 4))
+    /// The buckets, without the bookkeeping's key, and the stretches sled
+    /// could not read.
+    fn buckets(&self) -> impl Iterator<Item = sled::Result<Step>> {
+        Walk::all(&self.tree).filter(|item| match item {
+            Ok(Step::Entry(k, _)) => k.len() == 4,
+            _ => true,
+        })
     }
 
     /// What the bookkeeping says; `None` when there is none (a data
@@ -132,7 +186,9 @@ impl Links {
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut book = Book::default();
         for item in self.buckets() {
-            let (_, b) = item?;
+            let Step::Entry(_, b) = item? else {
+                continue;
+            };
             for (slug, _) in bucket::entries(&b)
                 .into_iter()
                 .flatten()
@@ -148,7 +204,8 @@ impl Links {
 
     /// Walks every bucket: what is really stored, the slugs of records
     /// that do not decode, and a description of each damaged or misplaced
-    /// bucket. Stops early once `stop` says so.
+    /// bucket and of each stretch sled could not read. Stops early once
+    /// `stop` says so.
     ///
     /// # Errors
     /// sled errors while walking.
@@ -164,7 +221,13 @@ impl Links {
                 audit.stopped = true;
                 break;
             }
-            let (key, b) = item?;
+            let (key, b) = match item? {
+                Step::Entry(key, b) => (key, b),
+                Step::Gap(gap) => {
+                    audit.gaps.push(gap);
+                    continue;
+                }
+            };
             let entries = match bucket::entries(&b) {
                 Ok(e) => e,
                 Err(e) => {
@@ -200,9 +263,17 @@ impl Links {
         Ok(audit)
     }
 
+    /// The bucket `slug` belongs in. A bucket sled cannot read is damage
+    /// of this slug, not a fault of the store.
+    fn bucket(&self, slug: &[u8]) -> Result<Option<IVec>, StoreError> {
+        self.tree
+            .get(bucket_key(slug))
+            .map_err(|e| StoreError::reading(slug, "record bucket", e.into()))
+    }
+
     /// The stored record bytes of `slug`.
     fn raw(&self, slug: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let Some(b) = self.tree.get(bucket_key(slug))? else {
+        let Some(b) = self.bucket(slug)? else {
             return Ok(None);
         };
         let found = bucket::find(&b, slug).map_err(|e| damaged(slug, &e))?;
@@ -214,7 +285,7 @@ impl Links {
     /// # Errors
     /// sled errors; [`StoreError::Corrupt`] for a damaged bucket or record.
     pub fn get(&self, slug: &[u8]) -> Result<Option<Link>, StoreError> {
-        let Some(b) = self.tree.get(bucket_key(slug))? else {
+        let Some(b) = self.bucket(slug)? else {
             return Ok(None);
         };
         match bucket::find(&b, slug).map_err(|e| damaged(slug, &e))? {
@@ -244,7 +315,7 @@ impl Links {
     ) -> Result<Result<Option<Vec<u8>>, E>, StoreError> {
         let key = bucket_key(slug);
         let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let old: Option<IVec> = self.tree.get(key)?;
+        let old: Option<IVec> = self.bucket(slug)?;
         let current = match &old {
             None => None,
             Some(b) => bucket::find(b, slug).map_err(|e| damaged(slug, &e))?,
@@ -335,20 +406,35 @@ impl Links {
     }
 
     /// Every stored link, bucket by bucket (a stable order for a given set
-    /// of slugs). A damaged bucket or record is one `Err` item; the
-    /// iteration goes on after it.
+    /// of slugs). A damaged bucket or record, or a stretch of buckets sled
+    /// cannot read, is one `Err` item ([`StoreError::Corrupt`]); the
+    /// iteration goes on after it. An I/O error ends it.
     pub fn iter(&self) -> impl Iterator<Item = Result<(String, Link), StoreError>> + '_ {
+        self.walk().map(|item| match item? {
+            Walked::Link(slug, link) => Ok((slug, link)),
+            Walked::Unreadable(gap) => Err(StoreError::Corrupt {
+                detail: describe_gap(&gap),
+            }),
+        })
+    }
+
+    /// As [`Links::iter`], with each stretch sled cannot read as a
+    /// [`Walked::Unreadable`] value, so the caller can tell which links it
+    /// held.
+    pub fn walk(&self) -> impl Iterator<Item = Result<Walked, StoreError>> + '_ {
         self.buckets().flat_map(|item| {
             let mut out = Vec::new();
             match item {
                 Err(e) => out.push(Err(e.into())),
-                Ok((key, b)) => match bucket::entries(&b) {
+                Ok(Step::Gap(gap)) => out.push(Ok(Walked::Unreadable(gap))),
+                Ok(Step::Entry(key, b)) => match bucket::entries(&b) {
                     Err(e) => out.push(Err(damaged(format!("bucket {key:?}").as_bytes(), &e))),
                     Ok(entries) => {
                         for entry in entries {
                             out.push(match entry {
-                                Ok((slug, record)) => decode(slug, record)
-                                    .map(|link| (String::from_utf8_lossy(slug).into_owned(), link)),
+                                Ok((slug, record)) => decode(slug, record).map(|link| {
+                                    Walked::Link(String::from_utf8_lossy(slug).into_owned(), link)
+                                }),
                                 Err(e) => Err(damaged(format!("bucket {key:?}").as_bytes(), &e)),
                             });
                         }
@@ -362,8 +448,11 @@ impl Links {
     /// Number of stored links (a walk over every bucket).
     pub fn count(&self) -> usize {
         self.buckets()
-            .filter_map(Result::ok)
-            .map(|(_, b)| bucket::entries(&b).map_or(0, Iterator::count))
+            .filter_map(|item| match item {
+                Ok(Step::Entry(_, b)) => Some(b),
+                _ => None,
+            })
+            .map(|b| bucket::entries(&b).map_or(0, Iterator::count))
             .sum()
     }
 
@@ -428,6 +517,8 @@ pub struct Audit {
     pub undecodable: Vec<String>,
     /// Damaged or misplaced buckets and entries.
     pub damaged: Vec<String>,
+    /// The stretches of buckets sled could not read.
+    pub gaps: Vec<Gap>,
     /// The walk was stopped before the end.
     pub stopped: bool,
     /// The bookkeeping, read after the walk.

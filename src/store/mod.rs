@@ -29,6 +29,7 @@ mod record;
 mod sources;
 mod tags;
 mod transfer;
+mod walk;
 mod write;
 
 use std::fs::{File, OpenOptions};
@@ -45,7 +46,7 @@ pub use links::BUCKET_BITS;
 pub use list::{Cursor, Page, SEARCH_SCAN};
 pub use record::{Link, RecordError};
 pub use sources::{SourceCounts, MAX_HOSTS, MAX_PENDING};
-pub use transfer::{ExportRecord, ImportOutcome, REDIRECT_STATUSES};
+pub use transfer::{ExportRecord, ImportOutcome, MAX_IMPORTED_COUNT, REDIRECT_STATUSES};
 
 use cache::LinkCache;
 use clicks::ClickCounts;
@@ -86,13 +87,14 @@ pub enum StoreError {
     /// sled reported an error (I/O, or damage it noticed).
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
-    /// A stored value could not be decoded.
-    #[error("the stored {what} of '{slug}' is damaged")]
+    /// Stored data is damaged: a value that does not decode, or a stretch
+    /// of a tree sled cannot read. Walks over everything (listing, export,
+    /// check) report it and go on past it.
+    #[error("{detail}")]
     Corrupt {
-        /// The slug whose value is damaged.
-        slug: String,
-        /// Which value: record, counter…
-        what: String,
+        /// What is damaged, in plain words: "the stored record of 's3' is
+        /// damaged", or which stretch could not be read and what it holds.
+        detail: String,
     },
     /// The data was written by a newer kurz with another layout.
     #[error("the data directory has layout version {0}; this kurz understands {SCHEMA}")]
@@ -126,8 +128,24 @@ pub enum StoreError {
 impl StoreError {
     fn corrupt(slug: &[u8], what: &str) -> Self {
         StoreError::Corrupt {
-            slug: String::from_utf8_lossy(slug).into_owned(),
-            what: what.to_owned(),
+            detail: format!(
+                "the stored {what} of '{}' is damaged",
+                String::from_utf8_lossy(slug)
+            ),
+        }
+    }
+
+    /// A read of `slug`'s data that sled could not do because the bytes
+    /// on disk are damaged is damage of that slug; anything else as it is.
+    fn reading(slug: &[u8], what: &str, e: StoreError) -> Self {
+        match e {
+            StoreError::Sled(e @ sled::Error::Corruption { .. }) => StoreError::Corrupt {
+                detail: format!(
+                    "the stored {what} of '{}' cannot be read ({e})",
+                    String::from_utf8_lossy(slug)
+                ),
+            },
+            other => other,
         }
     }
 

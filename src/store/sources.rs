@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 
 use super::links::Links;
+use super::walk::{Gap, Step, Walk};
 use super::{counter, StoreError};
 use crate::visit::{MAX_HOST_LEN, OTHER_BOT};
 
@@ -61,14 +62,14 @@ impl SourceCounts {
             REFERRER => &mut self.referrers,
             BOT => &mut self.bots,
             OTHER => {
-                self.other_referrers += n;
+                self.other_referrers = self.other_referrers.saturating_add(n);
                 return;
             }
             _ => return,
         };
         let name = String::from_utf8_lossy(name);
         match list.iter_mut().find(|(k, _)| *k == name) {
-            Some((_, count)) => *count += n,
+            Some((_, count)) => *count = count.saturating_add(n),
             None => list.push((name.into_owned(), n)),
         }
     }
@@ -401,7 +402,7 @@ impl Sources {
             };
             let known = out.referrers.iter().any(|(h, _)| h.as_bytes() == name);
             if kind == REFERRER && !known && out.referrers.len() >= MAX_HOSTS {
-                out.other_referrers += n;
+                out.other_referrers = out.other_referrers.saturating_add(n);
             } else {
                 out.add(kind, name, n);
             }
@@ -441,19 +442,33 @@ impl Sources {
     }
 
     /// How many stored counters are damaged (not 8 bytes, or keyed without
-    /// a slug and kind), for `kurz check`.
+    /// a slug and kind), and the stretches sled could not read, for `kurz
+    /// check`.
     ///
     /// # Errors
-    /// sled errors.
-    pub fn damaged(&self) -> Result<u64, StoreError> {
+    /// sled I/O errors.
+    pub fn audit(&self) -> Result<(u64, Vec<Gap>), StoreError> {
         let mut bad = 0;
-        for item in self.tree.iter() {
-            let (key, value) = item?;
+        let mut gaps = Vec::new();
+        for item in Walk::all(&self.tree) {
+            let (key, value) = match item? {
+                Step::Entry(key, value) => (key, value),
+                Step::Gap(gap) => {
+                    gaps.push(gap);
+                    continue;
+                }
+            };
             if split(&key).is_none() || counter::decode(&value).is_none() {
                 bad += 1;
             }
         }
-        Ok(bad)
+        Ok((bad, gaps))
+    }
+
+    /// How many stored counters are damaged (see [`Sources::audit`]).
+    #[cfg(test)]
+    pub fn damaged(&self) -> Result<u64, StoreError> {
+        Ok(self.audit()?.0)
     }
 
     /// Drops every counter of `slug`, pending and stored (the link is gone).

@@ -12,8 +12,11 @@
 //! against the record (see [`super::list`]), so a crash between the writes
 //! leaves at most an extra entry, which is skipped, never a wrong link.
 
+use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use super::created::describe_entry;
+use super::walk::{Gap, Step, Walk};
 use super::{entry_key, StoreError};
 
 /// Key of `slug` (created at `created_at`) under `tag`.
@@ -23,6 +26,25 @@ pub fn tag_key(tag: &str, created_at: i64, slug: &str) -> Vec<u8> {
     key.push(0);
     key.extend_from_slice(&entry_key(created_at, slug));
     key
+}
+
+/// A stretch of the tag index sled could not read, as a store error.
+fn unreadable(gap: &Gap) -> StoreError {
+    let show = |k: &[u8]| match k.iter().position(|&b| b == 0) {
+        Some(at) => format!(
+            "tag '{}' at {}",
+            String::from_utf8_lossy(&k[..at]),
+            describe_entry(&k[at + 1..])
+        ),
+        None => format!("'{}'", String::from_utf8_lossy(k)),
+    };
+    StoreError::Corrupt {
+        detail: format!(
+            "the tag index {} cannot be read ({}): links tagged then are not listed by tag",
+            gap.describe(show),
+            gap.error
+        ),
+    }
 }
 
 /// Handle on the `tags` tree.
@@ -101,17 +123,21 @@ impl TagIndex {
                 end
             }
         };
-        self.tree.range(start..end).rev().map(move |item| {
-            let (key, _) = item?;
-            Ok(key.get(prefix..).unwrap_or_default().to_vec())
+        let (lo, hi) = (Bound::Included(start.into()), Bound::Excluded(end.into()));
+        Walk::new(&self.tree, lo, hi, true).map(move |item| match item? {
+            Step::Entry(key, _) => Ok(key.get(prefix..).unwrap_or_default().to_vec()),
+            Step::Gap(gap) => Err(unreadable(&gap)),
         })
     }
 
     /// Every entry as (tag, created_at ‖ slug), for `kurz check`. An entry
     /// that does not have the shape of one is an `Err`.
     pub fn entries(&self) -> impl Iterator<Item = Result<(String, Vec<u8>), StoreError>> + '_ {
-        self.tree.iter().map(|item| {
-            let (key, _) = item?;
+        Walk::all(&self.tree).map(|item| {
+            let key = match item? {
+                Step::Entry(key, _) => key,
+                Step::Gap(gap) => return Err(unreadable(&gap)),
+            };
             let damaged = || StoreError::corrupt(&key, "tag index entry");
             let at = key.iter().position(|&b| b == 0).ok_or_else(damaged)?;
             let tag = std::str::from_utf8(&key[..at]).map_err(|_| damaged())?;

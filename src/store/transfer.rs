@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use super::links::{describe_gap, Walked};
 use super::{counter, Link, SourceCounts, Store, StoreError, MAX_HOSTS};
 use crate::clock;
 use crate::target::TargetRules;
@@ -79,37 +80,60 @@ pub enum ImportOutcome {
 /// The redirect statuses a link may use.
 pub const REDIRECT_STATUSES: [u16; 4] = [301, 302, 307, 308];
 
+/// The largest count an import accepts, in `clicks`, a day, a referrer or
+/// a bot: 2^53, where JSON readers that hold numbers as doubles stop being
+/// exact, and far beyond any real link. Near `u64::MAX` a stored total
+/// could only saturate, never count on.
+pub const MAX_IMPORTED_COUNT: u64 = 1 << 53;
+
 impl Store {
     /// Every link with its counters, bucket by bucket: an order that is the
     /// same for the same set of slugs, in any data directory.
     ///
     /// # Errors
-    /// Each item may be a sled error or a damaged record.
+    /// Each item may be a sled error, which ends the walk, or damage
+    /// ([`StoreError::Corrupt`]): a damaged record or counter, named by its
+    /// slug, or a stretch of buckets sled cannot read, named with the links
+    /// the listing index places there. The walk goes on past damage, so an
+    /// export holds every link that can be read.
     pub fn export(&self) -> impl Iterator<Item = Result<ExportRecord, StoreError>> + '_ {
-        self.inner.links.iter().map(move |item| {
-            let (slug, link) = item?;
-            let key = slug.as_bytes();
-            let mut daily = BTreeMap::new();
-            self.inner.counts.stored_days(key, |day, n| {
-                *daily.entry(clock::format_day(day)).or_default() += n;
-            })?;
-            let sources = self.sources(&slug)?;
-            Ok(ExportRecord {
-                referrers: sources.referrers.into_iter().collect(),
-                other_referrers: sources.other_referrers,
-                bots: sources.bots.into_iter().collect(),
-                clicks: self.clicks(&slug)?,
-                url: link.target,
-                created_at: clock::format_ms(link.created_at),
-                expires_at: link.expires_at.map(clock::format_ms),
-                max_clicks: link.max_clicks,
-                redirect_status: link.redirect_status,
-                created_by: link.created_by,
-                tags: link.tags,
-                password_hash: link.password,
-                daily,
-                slug,
-            })
+        self.inner.links.walk().map(move |item| match item? {
+            Walked::Link(slug, link) => self
+                .export_one(slug.clone(), link)
+                .map_err(|e| StoreError::reading(slug.as_bytes(), "click counts", e)),
+            Walked::Unreadable(gap) => Err(StoreError::Corrupt {
+                detail: format!("{}{}", describe_gap(&gap), self.lost_in(&gap)),
+            }),
+        })
+    }
+
+    /// The export record of one link, its counters as one view: pending
+    /// counts are in all of them (see `ClickCounts::snapshot`).
+    fn export_one(&self, slug: String, link: Link) -> Result<ExportRecord, StoreError> {
+        // Sources first: a click is counted before its referrer, so the
+        // referrers read here are always within the clicks read after.
+        let sources = self.sources(&slug)?;
+        let (dayless, days) = self.inner.counts.snapshot(&slug)?;
+        let clicks = days.values().fold(dayless, |a, n| a.saturating_add(*n));
+        let daily = days
+            .into_iter()
+            .map(|(day, n)| (clock::format_day(day), n))
+            .collect();
+        Ok(ExportRecord {
+            referrers: sources.referrers.into_iter().collect(),
+            other_referrers: sources.other_referrers,
+            bots: sources.bots.into_iter().collect(),
+            clicks,
+            url: link.target,
+            created_at: clock::format_ms(link.created_at),
+            expires_at: link.expires_at.map(clock::format_ms),
+            max_clicks: link.max_clicks,
+            redirect_status: link.redirect_status,
+            created_by: link.created_by,
+            tags: link.tags,
+            password_hash: link.password,
+            daily,
+            slug,
         })
     }
 
@@ -167,6 +191,17 @@ fn validate(rec: &ExportRecord, rules: &TargetRules) -> Result<Link, String> {
         Some(t) => Some(clock::parse_rfc3339(t).map_err(|e| format!("expires_at: {e}"))?),
         None => None,
     };
+    let absurd = |what: &str, n: u64| {
+        (n > MAX_IMPORTED_COUNT).then(|| format!("{what}: {n} is more than {MAX_IMPORTED_COUNT}"))
+    };
+    let counts = std::iter::once(("clicks", rec.clicks))
+        .chain(rec.daily.values().map(|n| ("daily", *n)))
+        .chain(rec.referrers.values().map(|n| ("referrers", *n)))
+        .chain(std::iter::once(("other_referrers", rec.other_referrers)))
+        .chain(rec.bots.values().map(|n| ("bots", *n)));
+    if let Some(why) = counts.into_iter().find_map(|(what, n)| absurd(what, n)) {
+        return Err(why);
+    }
     let daily_sum = rec.daily.values().try_fold(0u64, |a, n| a.checked_add(*n));
     if daily_sum.is_none_or(|sum| sum > rec.clicks) {
         return Err("daily: the days add up to more than clicks".into());

@@ -149,7 +149,7 @@ impl Counts {
             None => self.by_slug.entry(slug.into()).or_default(),
         };
         match days.iter_mut().find(|(d, _)| *d == day) {
-            Some((_, count)) => *count += n,
+            Some((_, count)) => *count = count.saturating_add(n),
             None => {
                 days.push((day, n));
                 self.entries += 1;

@@ -25,7 +25,7 @@
 //! deletes, so a count is never seen twice (in sled and still pending) or
 //! never (taken from pending, not yet in sled).
 
-use std::collections::HashMap as StdHashMap;
+use std::collections::{BTreeMap, HashMap as StdHashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -292,8 +292,9 @@ impl ClickCounts {
                     // entry has already merged.
                     let stored = self.stored_total(&live.slug)?;
                     let merged = live.persisted.load(Ordering::SeqCst);
-                    live.base
-                        .store(stored.saturating_sub(merged), Ordering::SeqCst);
+                    // A saturated total must not read as "not loaded".
+                    let base = stored.saturating_sub(merged).min(UNKNOWN - 1);
+                    live.base.store(base, Ordering::SeqCst);
                 }
                 match live.try_add(max) {
                     Some(c) => c,
@@ -363,7 +364,7 @@ impl ClickCounts {
         let pending = unpoison(self.totals.read())
             .get(slug.as_bytes())
             .map_or(0, |live| live.pending());
-        Ok(stored + pending)
+        Ok(stored.saturating_add(pending))
     }
 
     /// Clicks of `slug` on each day of `from..=to`: stored + pending.
@@ -381,7 +382,7 @@ impl ClickCounts {
                 .filter(|_| day <= to)
                 .and_then(|i| out.get_mut(i as usize))
             {
-                *slot += n;
+                *slot = slot.saturating_add(n);
             }
         };
         self.daily.for_each(key, from, to, &mut add)?;
@@ -419,12 +420,42 @@ impl ClickCounts {
         self.daily.fold_step(max_slugs)
     }
 
-    /// Calls `f` with each stored (not pending) day count of `slug`.
+    /// Every click of `slug`, stored + pending, at one moment of the
+    /// flusher: the clicks it has without a day, and each day's count (days
+    /// without clicks left out). Its total is their sum, so a record made
+    /// of it always adds up, pending counts in every part of it.
     ///
     /// # Errors
-    /// sled errors and damaged counters.
-    pub fn stored_days(&self, slug: &[u8], f: impl FnMut(u32, u64)) -> Result<(), StoreError> {
-        self.daily.for_each(slug, 0, u32::MAX, f)
+    /// sled read errors and damaged counters.
+    pub fn snapshot(&self, slug: &str) -> Result<(u64, BTreeMap<u32, u64>), StoreError> {
+        // Under the gate, as in `daily`: no count moves from pending to
+        // stored while both are read.
+        let gate = unpoison(self.gate.lock());
+        let key = slug.as_bytes();
+        let dayless = match self.clicks.get(key)? {
+            None => 0,
+            Some(v) => {
+                counter::decode(&v).ok_or_else(|| StoreError::corrupt(key, "click counter"))?
+            }
+        };
+        let mut days = BTreeMap::new();
+        let mut add = |day: u32, n: u64| {
+            if n > 0 {
+                let count: &mut u64 = days.entry(day).or_default();
+                *count = count.saturating_add(n);
+            }
+        };
+        self.daily.for_each(key, 0, u32::MAX, &mut add)?;
+        if let Some(live) = unpoison(self.totals.read()).get(key) {
+            let (day, n) = unpack(live.round.load(Ordering::SeqCst));
+            add(day, n);
+        }
+        for d in gate.draining[gate.next..].iter().chain(&gate.spilled) {
+            if *d.live.slug == *key {
+                add(d.day, d.n);
+            }
+        }
+        Ok((dayless, days))
     }
 
     /// Adds imported day counts (day, count) of `slug` to the stored ones.

@@ -260,3 +260,22 @@ fn a_round_takes_its_dirty_entries_step_by_step_and_reads_stay_exact() {
     assert_eq!(c.daily("a", 1, 1).unwrap(), vec![2]);
     assert_eq!(c.total("d").unwrap(), 1);
 }
+
+/// Regression: an imported total of u64::MAX read as 0 after one more
+/// click (stored + pending wrapped), so a used-up `max_clicks` link could
+/// open again; and as the base of a limited link it read as "not loaded".
+#[test]
+fn a_total_at_the_top_saturates_instead_of_wrapping() {
+    let (c, _db) = counts();
+    c.clicks.merge("s", counter::encode(u64::MAX)).unwrap();
+    assert_eq!(c.record("s", 1, None).unwrap(), Counted::Yes);
+    assert_eq!(c.total("s").unwrap(), u64::MAX);
+    assert_eq!(c.daily("s", 1, 1).unwrap(), vec![1]);
+    assert_eq!(
+        c.record("s", 1, Some(u64::MAX)).unwrap(),
+        Counted::LimitReached
+    );
+    c.flush().unwrap();
+    assert_eq!(c.total("s").unwrap(), u64::MAX);
+    assert_eq!(c.record("s", 1, Some(5)).unwrap(), Counted::LimitReached);
+}
