@@ -154,6 +154,11 @@ pub enum Command {
         /// The file's format; `auto` tells it from the first line.
         #[arg(long, value_enum, default_value_t = Format::Auto)]
         format: Format,
+        /// The server's public base URL: targets under it are refused, as
+        /// the API refuses them (they would redirect in a loop)
+        /// [default: http://<KURZ_LISTEN>, else http://127.0.0.1:8080].
+        #[arg(long, env = "KURZ_BASE_URL", value_parser = crate::config::parse_base_url)]
+        base_url: Option<url::Url>,
     },
 }
 

@@ -152,7 +152,11 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Export { format, output } => transfer::export(data, format, output.as_deref()),
-        Command::Import { file, format } => transfer::import(data, &file, format),
+        Command::Import {
+            file,
+            format,
+            base_url,
+        } => transfer::import(data, &file, format, base_url),
         Command::Check => check(data),
         Command::Compact => compact::run(data),
     }

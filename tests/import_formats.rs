@@ -402,4 +402,19 @@ fn absurd_counts_bad_utf8_and_loops_are_rejected_by_line_alone() {
             .contains("line 1: rejected: url: the url points back"),
         "{out:?}"
     );
+
+    // `--base-url`, as the server is given it on its command line.
+    let file3 = write(
+        &sb,
+        "flag.jsonl",
+        &line("flag", "https://t.example/abc", ""),
+    );
+    let out = sb.kurz("f", &["import", &file3, "--base-url", "https://t.example"]);
+    assert!(
+        out.failed()
+            .contains("line 1: rejected: url: the url points back"),
+        "{out:?}"
+    );
+    let out = sb.kurz("f", &["import", &file3, "--base-url", "not a url"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
 }

@@ -110,7 +110,12 @@ impl<W: Write> Sink<W> {
 }
 
 /// `kurz import FILE [--format ...]`.
-pub(super) fn import(data: &Path, file: &Path, format: Format) -> Result<ExitCode, CommandError> {
+pub(super) fn import(
+    data: &Path,
+    file: &Path,
+    format: Format,
+    base_url: Option<url::Url>,
+) -> Result<ExitCode, CommandError> {
     let stdin = file.as_os_str() == "-";
     let what = format!("reading {}", file.display());
     let (reader, size): (Box<dyn BufRead>, Option<u64>) = if stdin {
@@ -130,7 +135,10 @@ pub(super) fn import(data: &Path, file: &Path, format: Format) -> Result<ExitCod
     if let Some(name) = records.read_as {
         eprintln!("reading {} as a {name}", file.display());
     }
-    let base = serving_base()?;
+    let base = match base_url {
+        Some(base) => base,
+        None => serving_base()?,
+    };
     let store = open(data)?;
     // The same loop check as the API's: no target back at the server.
     let rules = TargetRules::new(Some(&base));
@@ -176,19 +184,18 @@ pub(super) fn import(data: &Path, file: &Path, format: Format) -> Result<ExitCod
 const SERVE_LISTEN: &str = "127.0.0.1:8080";
 
 /// The base URL `kurz serve` would build short links on in this
-/// environment: `KURZ_BASE_URL`, else `http://` and `KURZ_LISTEN`, else
-/// `http://` and its default listen address. An import checks targets
-/// against it, as the API does, so no imported link loops back.
+/// environment when `--base-url` (or `KURZ_BASE_URL`) is not given:
+/// `http://` and `KURZ_LISTEN`, else `http://` and its default listen
+/// address. An import checks targets against it, as the API does, so no
+/// imported link loops back.
 ///
 /// # Errors
-/// Either variable is set but not valid.
+/// `KURZ_LISTEN` is set but not a socket address.
 fn serving_base() -> Result<url::Url, CommandError> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let Some(text) = var("KURZ_BASE_URL") {
-        return crate::config::parse_base_url(&text)
-            .map_err(|why| CommandError::Invalid(format!("KURZ_BASE_URL: {why}")));
-    }
-    let listen = var("KURZ_LISTEN").unwrap_or_else(|| SERVE_LISTEN.to_owned());
+    let listen = std::env::var("KURZ_LISTEN")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| SERVE_LISTEN.to_owned());
     let addr = listen
         .parse()
         .map_err(|e| CommandError::Invalid(format!("KURZ_LISTEN: {e}")))?;
