@@ -190,7 +190,7 @@ async fn exchange(w: &World, raw: Vec<u8>) -> (Vec<u8>, Option<Seen>) {
         async move {
             let method = req.method().clone();
             let path = req.uri().path().to_owned();
-            let resp = router::route(app, req, None).await;
+            let resp = router::route(app, req, None, None).await;
             let (parts, body) = resp.into_parts();
             // A streamed body cut short (a failed export) is kept as what arrived.
             let body = body

@@ -25,6 +25,7 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONNECTION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::conns::{BodyOf, Conn};
 use super::error::ApiError;
 use super::metrics::{self, Class};
 use super::{api, auth, export, keys, openapi, page, redirect, session, unlock, yourls, App, Body};
@@ -111,33 +112,43 @@ enum Step {
 }
 
 impl Step {
-    /// What is left to do, within `app`'s deadline; `Ok` if nothing is.
-    fn later(self, app: &App) -> Result<Result<Response<Body>, ApiError>, Work> {
+    /// The work left to do, within `app`'s deadline where the step asks for
+    /// it. [`route`] answers [`Step::Done`] itself, without a future.
+    fn work(self, app: &App) -> Work {
         match self {
-            Step::Done(r) => Ok(r),
-            Step::Bounded(fut) => Err(fut),
+            Step::Done(r) => Box::pin(std::future::ready(r)),
+            Step::Bounded(fut) => fut,
             Step::Api(fut) => {
                 let deadline = app.request_deadline;
-                Err(Box::pin(async move {
+                Box::pin(async move {
                     tokio::time::timeout(deadline, fut)
                         .await
                         .unwrap_or_else(|_| Err(too_slow(deadline)))
-                }))
+                })
             }
         }
     }
 }
 
 /// Answers one request from the client at `peer` (`None` when unknown:
-/// fuzzing, in-process callers; the brute-force guard then stays out),
-/// and counts it in the app's [`metrics`] by route class and status.
-pub fn route(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Answer {
+/// fuzzing, in-process callers; the brute-force guard then stays out), on
+/// the connection `conn` (`None` as for `peer`: a wait for a body is then
+/// not marked), and counts it in the app's [`metrics`] by route class and
+/// status.
+pub fn route(
+    app: Arc<App>,
+    req: Request<Incoming>,
+    peer: Option<IpAddr>,
+    conn: Option<&Arc<Conn>>,
+) -> Answer {
     // The request log line is off by default; skip its clock and copies then.
     if !tracing::enabled!(tracing::Level::DEBUG) {
-        let (class, step) = dispatch(&app, req, peer);
-        return match step.later(&app) {
-            Ok(r) => Answer::Now(Some(counted(&app, class, r))),
-            Err(fut) => Answer::Later(Box::pin(async move { counted(&app, class, fut.await) })),
+        return match dispatch(&app, req, peer, conn) {
+            (class, Step::Done(r)) => Answer::Now(Some(counted(&app, class, r))),
+            (class, step) => {
+                let fut = step.work(&app);
+                Answer::Later(Box::pin(async move { counted(&app, class, fut.await) }))
+            }
         };
     }
     let started = Instant::now();
@@ -147,18 +158,20 @@ pub fn route(app: Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> Ans
         let micros = started.elapsed().as_micros() as u64;
         tracing::debug!(%method, %path, status = resp.status().as_u16(), micros, "request");
     };
-    let (class, step) = dispatch(&app, req, peer);
-    match step.later(&app) {
-        Ok(r) => {
+    match dispatch(&app, req, peer, conn) {
+        (class, Step::Done(r)) => {
             let resp = counted(&app, class, r);
             log(&resp);
             Answer::Now(Some(resp))
         }
-        Err(fut) => Answer::Later(Box::pin(async move {
-            let resp = counted(&app, class, fut.await);
-            log(&resp);
-            resp
-        })),
+        (class, step) => {
+            let fut = step.work(&app);
+            Answer::Later(Box::pin(async move {
+                let resp = counted(&app, class, fut.await);
+                log(&resp);
+                resp
+            }))
+        }
     }
 }
 
@@ -193,7 +206,12 @@ fn too_slow(deadline: std::time::Duration) -> ApiError {
     }
 }
 
-fn dispatch(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> (Class, Step) {
+fn dispatch(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    peer: Option<IpAddr>,
+    conn: Option<&Arc<Conn>>,
+) -> (Class, Step) {
     let path = req.uri().path();
     let rest = path.strip_prefix('/').unwrap_or(path);
     let is_get = req.method() == Method::GET;
@@ -204,7 +222,11 @@ fn dispatch(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> (Cl
         if rest == yourls::PATH {
             return (
                 Class::Yourls,
-                Step::Bounded(Box::pin(yourls::route(app.clone(), req, peer))),
+                Step::Bounded(Box::pin(yourls::route(
+                    app.clone(),
+                    awaits_body(req, conn),
+                    peer,
+                ))),
             );
         }
         return match rest {
@@ -242,7 +264,7 @@ fn dispatch(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> (Cl
                 Step::Api(Box::pin(unlock::unlock(
                     app.clone(),
                     slug.to_owned(),
-                    req,
+                    awaits_body(req, conn),
                     peer,
                 ))),
             ),
@@ -279,7 +301,11 @@ fn dispatch(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> (Cl
     if rest == "api/session" {
         return (
             Class::Api,
-            Step::Api(Box::pin(session::route(app.clone(), req, peer))),
+            Step::Api(Box::pin(session::route(
+                app.clone(),
+                awaits_body(req, conn),
+                peer,
+            ))),
         );
     }
     let caller = match authorize(app, &req, peer)
@@ -290,8 +316,24 @@ fn dispatch(app: &Arc<App>, req: Request<Incoming>, peer: Option<IpAddr>) -> (Cl
     };
     (
         Class::Api,
-        Step::Api(Box::pin(api_route(app.clone(), req, caller))),
+        Step::Api(Box::pin(api_route(
+            app.clone(),
+            awaits_body(req, conn),
+            caller,
+        ))),
     )
+}
+
+/// `req`, carrying its connection for whoever reads its body (see
+/// [`BodyOf`]) if it has one. Only the routes that read bodies call it, so
+/// a redirect's request is never touched.
+fn awaits_body(mut req: Request<Incoming>, conn: Option<&Arc<Conn>>) -> Request<Incoming> {
+    if let Some(conn) = conn {
+        if !hyper::body::Body::is_end_stream(req.body()) {
+            req.extensions_mut().insert(BodyOf(conn.clone()));
+        }
+    }
+    req
 }
 
 /// `/metrics`: behind the key as the API is (the guard, a session cookie

@@ -21,7 +21,7 @@ use hyper_util::server::conn::auto;
 use thiserror::Error;
 use tokio::net::{TcpListener, TcpSocket};
 
-use super::conns::{BodyOf, Busy, Connections, CountingIo};
+use super::conns::{Busy, Connections, CountingIo};
 pub use super::conns::{Limits, RESERVED_FDS};
 use super::{router, App, Body};
 use crate::store::StoreError;
@@ -179,16 +179,9 @@ pub async fn run(
         // The address goes to the router as an argument: a request
         // extension would allocate a map on every request.
         let peer_ip = Some(peer.ip());
-        let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-            // Only a request with a body learns its connection, so whoever
-            // reads the body can mark the wait (a redirect has none).
-            if !hyper::body::Body::is_end_stream(req.body()) {
-                req.extensions_mut().insert(BodyOf(conn.clone()));
-            }
-            Served {
-                busy: Some(conn.begin()),
-                answer: router::route(app.clone(), req, peer_ip),
-            }
+        let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| Served {
+            busy: Some(conn.begin()),
+            answer: router::route(app.clone(), req, peer_ip, Some(&conn)),
         });
         let io = TokioIo::new(CountingIo::new(stream, slot.conn().clone()));
         let conn = builder.serve_connection(io, service).into_owned();
