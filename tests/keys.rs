@@ -226,17 +226,9 @@ async fn a_revoked_key_and_its_session_are_refused_at_once() {
 
 /// Signs in with `key`; returns the session cookie (`name=value`).
 async fn sign_in(s: &TestServer, key: &str) -> String {
-    let body = format!(r#"{{"key":"{key}"}}"#);
-    let r = request(
-        s.addr,
-        Method::POST,
-        "/api/session",
-        &[JSON],
-        Some(body.as_bytes()),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
-    let set = r.header("set-cookie").unwrap();
+    let (status, set) = common::sign_in(s, key).await;
+    assert_eq!(status, 204);
+    let set = set.unwrap();
     set.split(';').next().unwrap().to_owned()
 }
 

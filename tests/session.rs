@@ -7,24 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{request, start_with, Options, KEY};
+use common::{request, sign_in, start_with, Options, KEY};
 use hyper::Method;
 
 const JSON: (&str, &str) = ("content-type", "application/json");
-
-/// Signs in with `key`; the status and the `Set-Cookie` header.
-async fn sign_in(s: &common::TestServer, key: &str) -> (u16, Option<String>) {
-    let body = format!(r#"{{"key": "{key}"}}"#);
-    let r = request(
-        s.addr,
-        Method::POST,
-        "/api/session",
-        &[JSON],
-        Some(body.as_bytes()),
-    )
-    .await;
-    (r.status.as_u16(), r.header("set-cookie").map(str::to_owned))
-}
 
 /// The cookie, a JSON content type, and `extra`.
 fn headers<'a>(cookie: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {

@@ -258,3 +258,18 @@ pub fn sled_open(path: &Path) -> sled::Db {
         }
     }
 }
+
+/// Signs in at `POST /api/session` with `key`; the status and the
+/// `Set-Cookie` header.
+pub async fn sign_in(s: &TestServer, key: &str) -> (u16, Option<String>) {
+    let body = format!(r#"{{"key": "{key}"}}"#);
+    let r = request(
+        s.addr,
+        Method::POST,
+        "/api/session",
+        &[("content-type", "application/json")],
+        Some(body.as_bytes()),
+    )
+    .await;
+    (r.status.as_u16(), r.header("set-cookie").map(str::to_owned))
+}

@@ -385,7 +385,23 @@ impl ClickCounts {
                 *slot = slot.saturating_add(n);
             }
         };
-        self.daily.for_each(key, from, to, &mut add)?;
+        self.each_day(&gate, key, from, to, &mut add)?;
+        Ok(out)
+    }
+
+    /// Calls `add` with each day count of `key` in `from..=to`, stored and
+    /// pending (a day may come more than once: the caller sums). `gate` is
+    /// the flusher's gate, held by the caller, so no count moves from
+    /// pending to stored meanwhile.
+    fn each_day(
+        &self,
+        gate: &Gate,
+        key: &[u8],
+        from: u32,
+        to: u32,
+        add: &mut impl FnMut(u32, u64),
+    ) -> Result<(), StoreError> {
+        self.daily.for_each(key, from, to, &mut *add)?;
         if let Some(live) = unpoison(self.totals.read()).get(key) {
             let (day, n) = unpack(live.round.load(Ordering::SeqCst));
             add(day, n);
@@ -397,7 +413,7 @@ impl ClickCounts {
                 add(d.day, d.n);
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Whether a fold of the journal into the day counters is under way
@@ -445,16 +461,7 @@ impl ClickCounts {
                 *count = count.saturating_add(n);
             }
         };
-        self.daily.for_each(key, 0, u32::MAX, &mut add)?;
-        if let Some(live) = unpoison(self.totals.read()).get(key) {
-            let (day, n) = unpack(live.round.load(Ordering::SeqCst));
-            add(day, n);
-        }
-        for d in gate.draining[gate.next..].iter().chain(&gate.spilled) {
-            if *d.live.slug == *key {
-                add(d.day, d.n);
-            }
-        }
+        self.each_day(&gate, key, 0, u32::MAX, &mut add)?;
         Ok((dayless, days))
     }
 
