@@ -5,7 +5,9 @@
 //! (chart, referrers and bots, QR code), edits it, deletes it and signs
 //! out, saving a screenshot of each step under `target/browser-screenshots/`.
 //! Another test sets tags in the shorten form, filters the list by a tag,
-//! clears the filter and changes the tags in the edit form.
+//! clears the filter and changes the tags in the edit form. Others check
+//! the layout on an emulated 390×844 phone (nothing wider than the screen)
+//! and of tags on a desktop.
 //!
 //! Needs `chromium` and `chromedriver` on the PATH (`.ci/run` installs
 //! Debian's `chromium` and `chromium-driver`), so it is `#[ignore]`d for a
@@ -40,6 +42,27 @@ fn free_port() -> u16 {
 }
 
 async fn browser(profile: &std::path::Path) -> (Driver, Client) {
+    session(profile, serde_json::json!({})).await
+}
+
+/// Width and height of the phone the phone tests emulate (an iPhone 12 to
+/// 15, in CSS pixels): the size of the issue's report.
+const PHONE: (u32, u32) = (390, 844);
+
+/// A browser that lays pages out as a phone does: Chrome's mobile emulation
+/// at [`PHONE`], so the page's viewport `<meta>` counts, as on a real phone.
+async fn phone_browser(profile: &std::path::Path) -> (Driver, Client) {
+    let (width, height) = PHONE;
+    let emulation = serde_json::json!({
+        "mobileEmulation": {
+            "deviceMetrics": { "width": width, "height": height, "pixelRatio": 3.0, "touch": true }
+        }
+    });
+    session(profile, emulation).await
+}
+
+/// chromedriver and a session, with `extra` merged into `goog:chromeOptions`.
+async fn session(profile: &std::path::Path, extra: serde_json::Value) -> (Driver, Client) {
     let port = free_port();
     let driver = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -58,6 +81,12 @@ async fn browser(profile: &std::path::Path) -> (Driver, Client) {
             ]
         }
     });
+    let mut caps = caps;
+    if let (Some(options), serde_json::Value::Object(extra)) =
+        (caps["goog:chromeOptions"].as_object_mut(), extra)
+    {
+        options.extend(extra);
+    }
     let caps = match caps {
         serde_json::Value::Object(map) => map,
         _ => unreachable!(),
@@ -675,6 +704,143 @@ async fn a_failed_load_clears_the_view_so_delete_cannot_hit_the_previous_link() 
             .api(Method::GET, &format!("/api/links/{slug}"), None)
             .await;
         assert_eq!(r.status.as_u16(), 200, "{slug} is gone: {}", r.text());
+    }
+    s.stop().await;
+}
+
+/// The bounding boxes (left, top, width, height, in CSS pixels) of the
+/// elements `css` matches, in document order.
+async fn rects(c: &Client, css: &str) -> Vec<[f64; 4]> {
+    let got = c
+        .execute(
+            "return [...document.querySelectorAll(arguments[0])].map((e) => { \
+               const r = e.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; });",
+            vec![serde_json::json!(css)],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(got).unwrap()
+}
+
+/// The bounding box of the one element `css`.
+async fn rect(c: &Client, css: &str) -> [f64; 4] {
+    let all = rects(c, css).await;
+    assert_eq!(all.len(), 1, "{css} matches {} elements", all.len());
+    all[0]
+}
+
+/// Asserts the page is no wider than the phone's screen: nothing sticks out
+/// to the right, so there is no sideways scrolling. `innerWidth` must be the
+/// phone's own width too, or Chrome has zoomed out to fit a wider page.
+async fn fits_the_phone(c: &Client, what: &str) {
+    let got = c
+        .execute(
+            "let widest = 'nothing', right = 0; \
+             for (const e of document.querySelectorAll('body *')) { \
+               const r = e.getBoundingClientRect(); \
+               if (r.width > 0 && r.right > right) { \
+                 right = r.right; widest = e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + \
+                   (typeof e.className === 'string' && e.className ? '.' + e.className : ''); } } \
+             return [document.documentElement.scrollWidth, window.innerWidth, widest, Math.ceil(right)];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let scroll = got[0].as_u64().unwrap();
+    let inner = got[1].as_u64().unwrap();
+    assert_eq!(
+        inner,
+        u64::from(PHONE.0),
+        "{what}: the viewport is {inner} px wide"
+    );
+    assert!(
+        scroll <= inner,
+        "{what} is {scroll} px wide on a {inner} px screen; {} reaches {} px",
+        got[2],
+        got[3]
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn a_long_url_and_tags_made_the_phone_page_wider_than_the_screen() {
+    // It broke because a list row on a phone is a column aligned on the
+    // baseline, so it was as wide as its unbroken URL, and every button
+    // (each tag, Sign out) was made full width.
+    let s = start_server().await;
+    let long = format!(
+        "https://example.com/{}?q={}",
+        "a-very-long-path-segment/".repeat(12),
+        "x".repeat(200)
+    );
+    s.create(&format!(
+        r#"{{"url":"{long}","slug":"long-one","tags":["red","work","news","2026","phone"]}}"#
+    ))
+    .await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = phone_browser(profile.path()).await;
+    c.goto(&format!("http://{}/", s.addr)).await.unwrap();
+    shown(&c, "#signin-key").await;
+    fits_the_phone(&c, "the sign-in screen").await;
+    shot(&c, "phone-1-sign-in").await;
+    sign_in(&c, KEY).await;
+    wait_listed(&c, &["/long-one"]).await;
+    fits_the_phone(&c, "the list").await;
+
+    // Sign out: a button beside the title, not a bar under it.
+    let [title_x, title_y, title_w, title_h] = rect(&c, ".top h1").await;
+    let [out_x, out_y, out_w, out_h] = rect(&c, "#signout").await;
+    assert!(out_w < 160.0, "Sign out is {out_w} px wide");
+    assert!(
+        out_x > title_x + title_w + 16.0,
+        "Sign out touches the title"
+    );
+    let (title_mid, out_mid) = (title_y + title_h / 2.0, out_y + out_h / 2.0);
+    assert!(
+        (title_mid - out_mid).abs() < 8.0,
+        "Sign out is not beside the title"
+    );
+
+    // The tags: small, several to a line.
+    let tags = rects(&c, "#links button.tag").await;
+    assert_eq!(tags.len(), 5);
+    for [_, _, w, h] in &tags {
+        assert!(*w < 120.0 && *h < 40.0, "a tag is {w}×{h} px");
+    }
+    assert_eq!(
+        tags[0][1], tags[1][1],
+        "the first two tags are not side by side"
+    );
+    shot(&c, "phone-2-list").await;
+
+    // The link's page, with its long URL.
+    click(&c, "#links a.link-open").await;
+    let target = shown(&c, "#detail-target").await.text().await.unwrap();
+    assert_eq!(target, long);
+    shown(&c, "#chart svg").await;
+    fits_the_phone(&c, "the link's page").await;
+    shot(&c, "phone-3-detail").await;
+    s.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn tags_took_the_button_height_and_showed_as_circles() {
+    // It broke because tags are buttons and took every button's 44 px
+    // min-height, so a short tag with round ends was a circle.
+    let s = start_server().await;
+    s.create(r#"{"url":"https://a.example/","slug":"tagged","tags":["red","go","work"]}"#)
+        .await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = browser(profile.path()).await;
+    c.goto(&format!("http://{}/", s.addr)).await.unwrap();
+    sign_in(&c, KEY).await;
+    wait_listed(&c, &["/tagged"]).await;
+    let tags = rects(&c, "#links button.tag").await;
+    assert_eq!(tags.len(), 3);
+    for [_, _, w, h] in tags {
+        assert!(h < 32.0, "a tag is {h} px high");
+        assert!(w > h * 1.2, "a tag is {w}×{h} px: round");
     }
     s.stop().await;
 }
