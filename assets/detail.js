@@ -9,7 +9,9 @@
 
 import { api, linkPath, qrPath } from './api.js';
 import { clearChart, drawChart } from './chart.js';
-import { $, busy, copy, localToRfc3339, maxClicks, parseTags, rfc3339ToLocal, setSafeHref, showTime } from './dom.js';
+import {
+  $, busy, clearError, copy, localToRfc3339, maxClicks, parseTags, rfc3339ToLocal, setSafeHref, showTime,
+} from './dom.js';
 import { clearSources, drawSources } from './sources.js';
 
 // `seq` counts the views opened; `link` is the link shown (null until it has
@@ -66,6 +68,9 @@ function clearDetail() {
   }
   $('edit-password-remove').checked = false;
   $('edit-password-remove').disabled = true;
+  for (const id of ['chart-error', 'edit-error', 'delete-error']) {
+    clearError($(id));
+  }
   $('detail-qr').removeAttribute('src');
   $('detail-qr').alt = '';
   clearChart();
@@ -140,6 +145,8 @@ async function saveEdit(event) {
     return;
   }
   const still = thisView();
+  // A "Saved." from before must not stand next to a refusal.
+  $('edit-saved').textContent = '';
   await busy($('edit-save'), async () => {
     const body = {
       url: $('edit-url').value.trim(),
@@ -160,7 +167,7 @@ async function saveEdit(event) {
     }
     fillDetail(got.answer);
     $('edit-saved').textContent = 'Saved.';
-  });
+  }, $('edit-error'));
 }
 
 function askDelete() {
@@ -189,7 +196,7 @@ async function deleteLink() {
     }
     clearDetail();
     location.hash = '';
-  });
+  }, $('delete-error'));
 }
 
 /**
@@ -233,5 +240,5 @@ export function initDetail() {
   $('delete').addEventListener('click', askDelete);
   $('delete-no').addEventListener('click', keepLink);
   $('delete-yes').addEventListener('click', deleteLink);
-  $('chart-days').addEventListener('change', () => busy(null, loadChart));
+  $('chart-days').addEventListener('change', () => busy(null, loadChart, $('chart-error')));
 }

@@ -9,8 +9,18 @@ const SEARCH_DELAY_MS = 300;
 
 // ----- shortening -----------------------------------------------------------
 
+/** Hides the last link made, so it is never taken for the next one's. */
+function clearResult() {
+  $('shorten-result').hidden = true;
+  $('shorten-short').textContent = '';
+  $('shorten-short').removeAttribute('href');
+  $('shorten-copied').textContent = '';
+  $('shorten-qr').removeAttribute('src');
+}
+
 async function shorten(event) {
   event.preventDefault();
+  clearResult();
   await busy($('shorten-submit'), async () => {
     const body = { url: $('shorten-url').value.trim() };
     const slug = $('shorten-slug').value.trim();
@@ -36,14 +46,18 @@ async function shorten(event) {
     const link = await api('POST', '/api/links', body);
     const a = $('shorten-short');
     setSafeHref(a, link.short_url);
-    $('shorten-copied').textContent = '';
     $('shorten-qr').src = qrPath(link.slug, 'svg');
     $('shorten-qr').alt = 'QR code of ' + link.short_url;
     $('shorten-result').hidden = false;
     $('shorten-form').reset();
     $('shorten-copy').focus();
     await loadLinks(true);
-  });
+  }, $('shorten-error'));
+}
+
+/** Forgets the last link made (on signing out). */
+export function resetShorten() {
+  clearResult();
 }
 
 // ----- the list -------------------------------------------------------------
@@ -90,7 +104,7 @@ export function filterByTag(tag) {
   list.tag = tag;
   $('tag-filter-name').textContent = tag;
   $('tag-filter').hidden = tag === '';
-  busy(null, () => loadLinks(true));
+  busy(null, () => loadLinks(true), $('list-error'));
 }
 
 /** Loads the first page (`fresh`) or the next one. */
@@ -129,7 +143,7 @@ let searchTimer = 0;
 function onSearch() {
   clearTimeout(searchTimer);
   searchTimer = setTimeout(() => {
-    busy(null, () => loadLinks(true));
+    busy(null, () => loadLinks(true), $('list-error'));
   }, SEARCH_DELAY_MS);
 }
 
@@ -142,5 +156,5 @@ export function initLinks() {
     filterByTag('');
     $('search').focus();
   });
-  $('links-more').addEventListener('click', () => busy($('links-more'), () => loadLinks(false)));
+  $('links-more').addEventListener('click', () => busy($('links-more'), () => loadLinks(false), $('list-error')));
 }

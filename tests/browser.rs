@@ -7,7 +7,7 @@
 //! Another test sets tags in the shorten form, filters the list by a tag,
 //! clears the filter and changes the tags in the edit form. Others check
 //! the layout on an emulated 390×844 phone (nothing wider than the screen)
-//! and of tags on a desktop.
+//! and of tags on a desktop, and that each error shows next to its cause.
 //!
 //! Needs `chromium` and `chromedriver` on the PATH (`.ci/run` installs
 //! Debian's `chromium` and `chromium-driver`), so it is `#[ignore]`d for a
@@ -761,6 +761,49 @@ async fn fits_the_phone(c: &Client, what: &str) {
     );
 }
 
+/// Asserts the element `css` is on the screen, not above or below it.
+async fn on_screen(c: &Client, css: &str) {
+    let [_, top, _, height] = rect(c, css).await;
+    let inner = c
+        .execute("return window.innerHeight;", vec![])
+        .await
+        .unwrap();
+    let inner = inner.as_f64().unwrap();
+    assert!(
+        top >= 0.0 && top + height <= inner,
+        "{css} is at {top}..{} of a {inner} px screen",
+        top + height
+    );
+}
+
+/// Asserts the element `css` shows and is an alert (read out when it appears).
+async fn alert(c: &Client, css: &str) -> String {
+    let e = shown(c, css).await;
+    assert_eq!(
+        e.attr("role").await.unwrap().as_deref(),
+        Some("alert"),
+        "{css}"
+    );
+    on_screen(c, css).await;
+    e.text().await.unwrap()
+}
+
+/// Asserts the element `css` is there but not shown.
+async fn not_shown(c: &Client, css: &str) {
+    let e = c.find(Locator::Css(css)).await.unwrap();
+    assert!(!e.is_displayed().await.unwrap(), "{css} is shown");
+}
+
+/// Opens the Shorten form's options (so its slug and tags fields show).
+async fn open_options(c: &Client) {
+    c.execute(
+        "document.getElementById('shorten-options').open = true;",
+        vec![],
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver; .ci/run runs it"]
 async fn a_long_url_and_tags_made_the_phone_page_wider_than_the_screen() {
@@ -842,5 +885,94 @@ async fn tags_took_the_button_height_and_showed_as_circles() {
         assert!(h < 32.0, "a tag is {h} px high");
         assert!(w > h * 1.2, "a tag is {w}×{h} px: round");
     }
+    s.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn errors_showed_at_the_top_off_screen_and_the_last_result_stayed() {
+    // It broke because every error went to one box at the top of the page,
+    // and a new attempt never hid the link the previous one made.
+    let s = start_server().await;
+    s.create(r#"{"url":"https://a.example/","slug":"taken"}"#)
+        .await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = phone_browser(profile.path()).await;
+    c.goto(&format!("http://{}/", s.addr)).await.unwrap();
+
+    // A wrong key: said under the sign-in form.
+    sign_in(&c, "not-the-key-but-as-long-as-one-0123456789ab").await;
+    let said = alert(&c, "#signin-error").await;
+    assert!(!said.is_empty());
+    not_shown(&c, "#error").await;
+    sign_in(&c, KEY).await;
+    not_shown(&c, "#signin-error").await;
+
+    // A first link, shown with its QR code.
+    shown(&c, "#shorten-url")
+        .await
+        .send_keys("https://first.example/")
+        .await
+        .unwrap();
+    click(&c, "#shorten-submit").await;
+    shown(&c, "#shorten-qr").await;
+
+    // A second one under a taken slug: the error under the form, on the
+    // screen, and the first link's result gone.
+    shown(&c, "#shorten-url")
+        .await
+        .send_keys("https://second.example/")
+        .await
+        .unwrap();
+    open_options(&c).await;
+    shown(&c, "#shorten-slug")
+        .await
+        .send_keys("taken")
+        .await
+        .unwrap();
+    click(&c, "#shorten-submit").await;
+    let said = alert(&c, "#shorten-error").await;
+    assert!(said.contains("taken"), "{said}");
+    not_shown(&c, "#shorten-result").await;
+    not_shown(&c, "#error").await;
+    let [_, form_top, _, form_h] = rect(&c, "#shorten-form").await;
+    let [_, error_top, _, _] = rect(&c, "#shorten-error").await;
+    assert!(
+        error_top >= form_top + form_h,
+        "the error is not under the form"
+    );
+    shot(&c, "phone-shorten-error").await;
+
+    // The edit form: a saved change, then a refused one. The error is under
+    // the form and "Saved." is gone.
+    c.execute("location.hash = '#link/taken';", vec![])
+        .await
+        .unwrap();
+    let max = shown(&c, "#edit-max").await;
+    max.send_keys("5").await.unwrap();
+    click(&c, "#edit-save").await;
+    until_api(&s, "/api/links/taken", |j| j["max_clicks"] == 5).await;
+    shown(&c, "#edit-saved").await;
+    let url = shown(&c, "#edit-url").await;
+    url.clear().await.unwrap();
+    url.send_keys(&format!("http://{}/loop", s.addr))
+        .await
+        .unwrap();
+    click(&c, "#edit-save").await;
+    let said = alert(&c, "#edit-error").await;
+    assert!(said.starts_with("url: "), "{said}");
+    let saved = c.find(Locator::Css("#edit-saved")).await.unwrap();
+    assert_eq!(saved.text().await.unwrap(), "");
+    not_shown(&c, "#error").await;
+    shot(&c, "phone-edit-error").await;
+
+    // Delete, when the link went meanwhile: said by the Delete button.
+    let r = s.api(Method::DELETE, "/api/links/taken", None).await;
+    assert_eq!(r.status, 204);
+    click(&c, "#delete").await;
+    click(&c, "#delete-yes").await;
+    let said = alert(&c, "#delete-error").await;
+    assert!(said.contains("taken"), "{said}");
+    not_shown(&c, "#error").await;
     s.stop().await;
 }
