@@ -10,7 +10,7 @@
 import { api, linkPath, qrPath } from './api.js';
 import { clearChart, drawChart } from './chart.js';
 import {
-  $, busy, clearError, copy, localToRfc3339, maxClicks, parseTags, rfc3339ToLocal, setSafeHref, showTime,
+  $, busy, clearError, copy, localToRfc3339, maxClicks, parseTags, rfc3339ToLocal, setSafeHref, showTime, withScheme,
 } from './dom.js';
 import { clearSources, drawSources } from './sources.js';
 
@@ -148,8 +148,10 @@ async function saveEdit(event) {
   // A "Saved." from before must not stand next to a refusal.
   $('edit-saved').textContent = '';
   await busy($('edit-save'), async () => {
+    const typed = withScheme($('edit-url'));
+    $('edit-url').value = typed.url;
     const body = {
-      url: $('edit-url').value.trim(),
+      url: typed.url,
       expires_at: localToRfc3339($('edit-expires').value),
       max_clicks: maxClicks($('edit-max')),
       tags: parseTags($('edit-tags')),
@@ -166,7 +168,7 @@ async function saveEdit(event) {
       return;
     }
     fillDetail(got.answer);
-    $('edit-saved').textContent = 'Saved.';
+    $('edit-saved').textContent = typed.added ? 'Saved, as ' + typed.url + ' (no scheme was typed).' : 'Saved.';
   }, $('edit-error'));
 }
 

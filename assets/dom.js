@@ -120,6 +120,26 @@ export function maxClicks(input) {
   return n;
 }
 
+// What a URL typed without a scheme gets: the web is https now, and the
+// target rules refuse what is neither http nor https anyway.
+const ASSUMED_SCHEME = 'https://';
+
+// A scheme: letters first, then a colon that does not start a port
+// (`example.com:8080` names a host and a port, not a scheme).
+const HAS_SCHEME = /^[a-z][a-z0-9+.-]*:(?![0-9])/i;
+
+/**
+ * The URL field's text, trimmed, with the https scheme in front when it
+ * names none (`example.com/x`), and whether that was added.
+ */
+export function withScheme(input) {
+  const text = input.value.trim();
+  if (text === '' || HAS_SCHEME.test(text)) {
+    return { url: text, added: false };
+  }
+  return { url: ASSUMED_SCHEME + text.replace(/^\/\//, ''), added: true };
+}
+
 /** A tags field as a list: split at commas and spaces, empty parts dropped. */
 export function parseTags(input) {
   return input.value.split(/[\s,]+/).filter((t) => t !== '');

@@ -2,7 +2,7 @@
 // list of links with search, a tag filter (click a tag) and paging ("More").
 
 import { api, qrPath } from './api.js';
-import { $, busy, copy, el, localToRfc3339, maxClicks, parseTags, plural, setSafeHref } from './dom.js';
+import { $, busy, copy, el, localToRfc3339, maxClicks, parseTags, plural, setSafeHref, withScheme } from './dom.js';
 
 const PAGE_SIZE = 50;
 const SEARCH_DELAY_MS = 300;
@@ -15,6 +15,8 @@ function clearResult() {
   $('shorten-short').textContent = '';
   $('shorten-short').removeAttribute('href');
   $('shorten-copied').textContent = '';
+  $('shorten-note').textContent = '';
+  $('shorten-note').hidden = true;
   $('shorten-qr').removeAttribute('src');
 }
 
@@ -22,7 +24,10 @@ async function shorten(event) {
   event.preventDefault();
   clearResult();
   await busy($('shorten-submit'), async () => {
-    const body = { url: $('shorten-url').value.trim() };
+    const typed = withScheme($('shorten-url'));
+    // What is sent stays in the field, so a refusal reads against it.
+    $('shorten-url').value = typed.url;
+    const body = { url: typed.url };
     const slug = $('shorten-slug').value.trim();
     if (slug !== '') {
       body.slug = slug;
@@ -46,6 +51,10 @@ async function shorten(event) {
     const link = await api('POST', '/api/links', body);
     const a = $('shorten-short');
     setSafeHref(a, link.short_url);
+    if (typed.added) {
+      $('shorten-note').textContent = 'No scheme was typed, so kurz took ' + typed.url + '.';
+      $('shorten-note').hidden = false;
+    }
     $('shorten-qr').src = qrPath(link.slug, 'svg');
     $('shorten-qr').alt = 'QR code of ' + link.short_url;
     $('shorten-result').hidden = false;

@@ -7,7 +7,8 @@
 //! Another test sets tags in the shorten form, filters the list by a tag,
 //! clears the filter and changes the tags in the edit form. Others check
 //! the layout on an emulated 390×844 phone (nothing wider than the screen)
-//! and of tags on a desktop, and that each error shows next to its cause.
+//! and of tags on a desktop, that each error shows next to its cause, and that
+//! a URL without a scheme is taken as https.
 //!
 //! Needs `chromium` and `chromedriver` on the PATH (`.ci/run` installs
 //! Debian's `chromium` and `chromium-driver`), so it is `#[ignore]`d for a
@@ -974,5 +975,45 @@ async fn errors_showed_at_the_top_off_screen_and_the_last_result_stayed() {
     let said = alert(&c, "#delete-error").await;
     assert!(said.contains("taken"), "{said}");
     not_shown(&c, "#error").await;
+    s.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn a_url_without_a_scheme_got_only_please_enter_a_url() {
+    // It broke because the URL field was `type=url`, which takes only
+    // absolute URLs, so `example.com` never reached kurz.
+    let s = start_server().await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = browser(profile.path()).await;
+    c.goto(&format!("http://{}/", s.addr)).await.unwrap();
+    sign_in(&c, KEY).await;
+    shown(&c, "#shorten-url")
+        .await
+        .send_keys("example.com/page?a=1")
+        .await
+        .unwrap();
+    click(&c, "#shorten-submit").await;
+    shown(&c, "#shorten-result").await;
+    let note = shown(&c, "#shorten-note").await.text().await.unwrap();
+    assert!(note.contains("https://example.com/page?a=1"), "{note}");
+    until_api(&s, "/api/links", |j| {
+        j["links"][0]["url"] == "https://example.com/page?a=1"
+    })
+    .await;
+    shot(&c, "scheme-added").await;
+
+    // With a scheme, the URL goes as typed, and the note goes away.
+    shown(&c, "#shorten-url")
+        .await
+        .send_keys("http://plain.example/")
+        .await
+        .unwrap();
+    click(&c, "#shorten-submit").await;
+    until_api(&s, "/api/links", |j| {
+        j["links"][0]["url"] == "http://plain.example/"
+    })
+    .await;
+    not_shown(&c, "#shorten-note").await;
     s.stop().await;
 }
