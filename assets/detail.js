@@ -44,8 +44,16 @@ async function unlessStale(still, request) {
 // The view's texts and its edit form's fields, emptied with it.
 const TEXTS = [
   'detail-short', 'detail-copied', 'detail-target', 'detail-clicks', 'detail-created', 'detail-expires',
-  'detail-max', 'detail-by', 'detail-tags', 'detail-protected', 'edit-saved',
+  'detail-max', 'detail-by', 'detail-tags', 'detail-protected', 'detail-state', 'edit-saved',
 ];
+
+// What the view says of a link's `state`; the ones whose clicks get 410 are
+// marked `dead`.
+const STATES = {
+  active: { text: 'active', dead: false },
+  expired: { text: 'expired: a click gets 410 Gone', dead: true },
+  used_up: { text: 'used up: a click gets 410 Gone', dead: true },
+};
 const FIELDS = ['edit-url', 'edit-expires', 'edit-max', 'edit-tags', 'edit-password'];
 
 /** Empties the view and forgets its link; answers still on their way are dropped. */
@@ -68,6 +76,7 @@ function clearDetail() {
   }
   $('edit-password-remove').checked = false;
   $('edit-password-remove').disabled = true;
+  $('detail-state').classList.remove('dead');
   for (const id of ['chart-error', 'edit-error', 'delete-error']) {
     clearError($(id));
   }
@@ -94,6 +103,9 @@ function fillDetail(link) {
   $('detail-tags').textContent = link.tags.length === 0 ? 'none' : link.tags.join(', ');
   $('edit-tags').value = link.tags.join(' ');
   $('detail-protected').textContent = link.protected ? 'yes: visitors must type it' : 'none';
+  const state = STATES[link.state] || { text: String(link.state), dead: false };
+  $('detail-state').textContent = state.text;
+  $('detail-state').classList.toggle('dead', state.dead);
   $('edit-password').value = '';
   $('edit-password-remove').checked = false;
   $('edit-password-remove').disabled = !link.protected;

@@ -82,16 +82,26 @@ export function resetList() {
   $('links-empty').hidden = true;
 }
 
+// How the list names a link's `state` when clicks no longer go through.
+const DEAD = { expired: 'expired', used_up: 'used up' };
+
 function linkItem(link) {
   const li = el('li');
   const a = el('a', 'link-open');
   a.href = '#link/' + encodeURIComponent(link.slug);
   a.append(el('span', 'link-slug', '/' + link.slug), el('span', 'link-url', link.url));
   a.title = link.url;
+  li.append(a);
+  const dead = DEAD[link.state];
+  if (dead) {
+    // Said in words, not only by a colour: a click on it gets 410.
+    li.classList.add('dead');
+    const mark = el('span', 'link-state', dead);
+    mark.title = 'A click on it gets 410 Gone';
+    li.append(mark);
+  }
   if (link.protected) {
-    li.append(a, el('span', 'link-protected', 'password'));
-  } else {
-    li.append(a);
+    li.append(el('span', 'link-protected', 'password'));
   }
   if (link.tags.length > 0) {
     const tags = el('span', 'link-tags');

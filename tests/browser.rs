@@ -7,8 +7,8 @@
 //! Another test sets tags in the shorten form, filters the list by a tag,
 //! clears the filter and changes the tags in the edit form. Others check
 //! the layout on an emulated 390×844 phone (nothing wider than the screen)
-//! and of tags on a desktop, that each error shows next to its cause, and that
-//! a URL without a scheme is taken as https.
+//! and of tags on a desktop, that each error shows next to its cause, that
+//! a URL without a scheme is taken as https, and that dead links are marked.
 //!
 //! Needs `chromium` and `chromedriver` on the PATH (`.ci/run` installs
 //! Debian's `chromium` and `chromium-driver`), so it is `#[ignore]`d for a
@@ -1015,5 +1015,82 @@ async fn a_url_without_a_scheme_got_only_please_enter_a_url() {
     })
     .await;
     not_shown(&c, "#shorten-note").await;
+    s.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn dead_links_looked_alive_in_the_list_and_on_their_page() {
+    // It broke because the page showed no state: a used-up link and one
+    // that expired in 2020 looked like live ones.
+    let s = start_server().await;
+    s.create(r#"{"url":"https://a.example/","slug":"live"}"#)
+        .await;
+    s.create(r#"{"url":"https://a.example/","slug":"once","max_clicks":1}"#)
+        .await;
+    assert_eq!(s.get("/once").await.status, 302);
+    s.create(r#"{"url":"https://a.example/","slug":"dated"}"#)
+        .await;
+    let r = s
+        .api(
+            Method::PATCH,
+            "/api/links/dated",
+            Some(r#"{"expires_at":"2020-01-01T00:00:00Z"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = browser(profile.path()).await;
+    c.goto(&format!("http://{}/", s.addr)).await.unwrap();
+    sign_in(&c, KEY).await;
+    wait_listed(&c, &["/dated", "/once", "/live"]).await;
+
+    // Each row: its state, if not active, as text (not only a colour).
+    let mut marks = Vec::new();
+    for li in c.find_all(Locator::Css("#links li")).await.unwrap() {
+        let mark = match li.find(Locator::Css(".link-state")).await {
+            Ok(m) => m.text().await.unwrap(),
+            Err(_) => String::new(),
+        };
+        let class = li.attr("class").await.unwrap().unwrap_or_default();
+        marks.push((mark, class.contains("dead")));
+    }
+    assert_eq!(
+        marks,
+        [
+            ("expired".to_owned(), true),
+            ("used up".to_owned(), true),
+            (String::new(), false)
+        ]
+    );
+    shot(&c, "dead-links").await;
+
+    // Each link's page says it too.
+    for (slug, state) in [
+        ("dated", "expired: a click gets 410 Gone"),
+        ("once", "used up: a click gets 410 Gone"),
+        ("live", "active"),
+    ] {
+        c.execute(&format!("location.hash = '#link/{slug}';"), vec![])
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            let now = shown(&c, "#detail-state").await.text().await.unwrap();
+            if now == state {
+                break;
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "{slug} shows {now:?}, not {state:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    c.execute("location.hash = '#link/dated';", vec![])
+        .await
+        .unwrap();
+    shown(&c, "#detail-state.dead").await;
+    shot(&c, "dead-link-detail").await;
     s.stop().await;
 }
