@@ -12,7 +12,7 @@ import { initBookmarklet, offerSharedUrl, takeSharedUrl } from './bookmarklet.js
 import { initDetail, resetDetail, showDetail, showList } from './detail.js';
 import { $, busy, clearError, showError } from './dom.js';
 import { initKeys, loadKeys, resetKeys } from './keys.js';
-import { initLinks, loadLinks, resetList } from './links.js';
+import { initLinks, loadLinks, resetList, resetShorten } from './links.js';
 
 // An address the bookmarklet brought, kept until the form is shown.
 let shared = null;
@@ -55,7 +55,7 @@ async function signIn(event) {
     }
     showApp();
     await route();
-  });
+  }, $('signin-error'));
 }
 
 async function signOut() {
@@ -64,7 +64,7 @@ async function signOut() {
     resetList();
     resetKeys();
     resetDetail();
-    $('shorten-result').hidden = true;
+    resetShorten();
     location.hash = '';
     showSignIn();
   });

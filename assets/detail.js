@@ -9,7 +9,9 @@
 
 import { api, linkPath, qrPath } from './api.js';
 import { clearChart, drawChart } from './chart.js';
-import { $, busy, copy, localToRfc3339, maxClicks, parseTags, rfc3339ToLocal, setSafeHref, showTime } from './dom.js';
+import {
+  $, busy, clearError, copy, localToRfc3339, maxClicks, parseTags, rfc3339ToLocal, setSafeHref, showTime, withScheme,
+} from './dom.js';
 import { clearSources, drawSources } from './sources.js';
 
 // `seq` counts the views opened; `link` is the link shown (null until it has
@@ -42,8 +44,16 @@ async function unlessStale(still, request) {
 // The view's texts and its edit form's fields, emptied with it.
 const TEXTS = [
   'detail-short', 'detail-copied', 'detail-target', 'detail-clicks', 'detail-created', 'detail-expires',
-  'detail-max', 'detail-by', 'detail-tags', 'detail-protected', 'edit-saved',
+  'detail-max', 'detail-by', 'detail-tags', 'detail-protected', 'detail-state', 'edit-saved',
 ];
+
+// What the view says of a link's `state`; the ones whose clicks get 410 are
+// marked `dead`.
+const STATES = {
+  active: { text: 'active', dead: false },
+  expired: { text: 'expired: a click gets 410 Gone', dead: true },
+  used_up: { text: 'used up: a click gets 410 Gone', dead: true },
+};
 const FIELDS = ['edit-url', 'edit-expires', 'edit-max', 'edit-tags', 'edit-password'];
 
 /** Empties the view and forgets its link; answers still on their way are dropped. */
@@ -66,6 +76,10 @@ function clearDetail() {
   }
   $('edit-password-remove').checked = false;
   $('edit-password-remove').disabled = true;
+  $('detail-state').classList.remove('dead');
+  for (const id of ['chart-error', 'edit-error', 'delete-error']) {
+    clearError($(id));
+  }
   $('detail-qr').removeAttribute('src');
   $('detail-qr').alt = '';
   clearChart();
@@ -89,6 +103,9 @@ function fillDetail(link) {
   $('detail-tags').textContent = link.tags.length === 0 ? 'none' : link.tags.join(', ');
   $('edit-tags').value = link.tags.join(' ');
   $('detail-protected').textContent = link.protected ? 'yes: visitors must type it' : 'none';
+  const state = STATES[link.state] || { text: String(link.state), dead: false };
+  $('detail-state').textContent = state.text;
+  $('detail-state').classList.toggle('dead', state.dead);
   $('edit-password').value = '';
   $('edit-password-remove').checked = false;
   $('edit-password-remove').disabled = !link.protected;
@@ -140,9 +157,13 @@ async function saveEdit(event) {
     return;
   }
   const still = thisView();
+  // A "Saved." from before must not stand next to a refusal.
+  $('edit-saved').textContent = '';
   await busy($('edit-save'), async () => {
+    const typed = withScheme($('edit-url'));
+    $('edit-url').value = typed.url;
     const body = {
-      url: $('edit-url').value.trim(),
+      url: typed.url,
       expires_at: localToRfc3339($('edit-expires').value),
       max_clicks: maxClicks($('edit-max')),
       tags: parseTags($('edit-tags')),
@@ -159,8 +180,8 @@ async function saveEdit(event) {
       return;
     }
     fillDetail(got.answer);
-    $('edit-saved').textContent = 'Saved.';
-  });
+    $('edit-saved').textContent = typed.added ? 'Saved, as ' + typed.url + ' (no scheme was typed).' : 'Saved.';
+  }, $('edit-error'));
 }
 
 function askDelete() {
@@ -189,7 +210,7 @@ async function deleteLink() {
     }
     clearDetail();
     location.hash = '';
-  });
+  }, $('delete-error'));
 }
 
 /**
@@ -233,5 +254,5 @@ export function initDetail() {
   $('delete').addEventListener('click', askDelete);
   $('delete-no').addEventListener('click', keepLink);
   $('delete-yes').addEventListener('click', deleteLink);
-  $('chart-days').addEventListener('change', () => busy(null, loadChart));
+  $('chart-days').addEventListener('change', () => busy(null, loadChart, $('chart-error')));
 }

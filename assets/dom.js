@@ -22,30 +22,49 @@ export function el(tag, className, text) {
   return node;
 }
 
-/** Shows `err` (an Error's message, or the value) in the alert box. */
-export function showError(err) {
-  const box = $('error');
-  box.textContent = err instanceof Error ? err.message : String(err);
+/**
+ * Shows `err` (an Error's message, or the value) in the alert box `box`: the
+ * one next to what failed, or the page's own (`#error`, at the top) for
+ * what has no place of its own, such as a view that failed to load.
+ */
+export function showError(err, box = $('error')) {
+  const page = $('error');
   box.hidden = false;
+  // Its section may be hidden (a 401 sent the page back to signing in, say):
+  // an error must never land where it cannot be seen.
+  const target = box !== page && box.getClientRects().length === 0 ? page : box;
+  if (target !== box) {
+    clearError(box);
+  }
+  target.textContent = err instanceof Error ? err.message : String(err);
+  target.hidden = false;
+  // On a phone the box can be a screen away from the button pressed.
+  target.scrollIntoView({ block: 'nearest' });
 }
 
-/** Empties and hides the alert box. */
-export function clearError() {
-  const box = $('error');
-  box.textContent = '';
-  box.hidden = true;
+/** Empties and hides the alert box `box`, or every alert box without one. */
+export function clearError(box) {
+  const boxes = box ? [box] : document.querySelectorAll('.alert');
+  for (const b of boxes) {
+    b.textContent = '';
+    b.hidden = true;
+  }
 }
 
-/** Runs `work` with `button` disabled; errors go to the alert box. */
-export async function busy(button, work) {
-  clearError();
+/**
+ * Runs `work` with `button` disabled; an error goes to the alert box `box`
+ * (the page's own by default). Starting clears that box and the page's.
+ */
+export async function busy(button, work, box = $('error')) {
+  clearError(box);
+  clearError($('error'));
   if (button) {
     button.disabled = true;
   }
   try {
     return await work();
   } catch (e) {
-    showError(e);
+    showError(e, box);
     return undefined;
   } finally {
     if (button) {
@@ -99,6 +118,26 @@ export function maxClicks(input) {
     throw new ApiError(0, 'Max clicks must be a whole number of at least 1.');
   }
   return n;
+}
+
+// What a URL typed without a scheme gets: the web is https now, and the
+// target rules refuse what is neither http nor https anyway.
+const ASSUMED_SCHEME = 'https://';
+
+// A scheme: letters first, then a colon that does not start a port
+// (`example.com:8080` names a host and a port, not a scheme).
+const HAS_SCHEME = /^[a-z][a-z0-9+.-]*:(?![0-9])/i;
+
+/**
+ * The URL field's text, trimmed, with the https scheme in front when it
+ * names none (`example.com/x`), and whether that was added.
+ */
+export function withScheme(input) {
+  const text = input.value.trim();
+  if (text === '' || HAS_SCHEME.test(text)) {
+    return { url: text, added: false };
+  }
+  return { url: ASSUMED_SCHEME + text.replace(/^\/\//, ''), added: true };
 }
 
 /** A tags field as a list: split at commas and spaces, empty parts dropped. */

@@ -28,7 +28,7 @@ function row(key) {
       busy(revoke, async () => {
         await api('DELETE', keyPath(key.name));
         await loadKeys();
-      }),
+      }, $('keys-error')),
     );
     li.append(' ', revoke);
   }
@@ -56,6 +56,9 @@ async function addKey(event) {
   event.preventDefault();
   const name = $('key-name').value.trim();
   const scope = $('key-scope').value;
+  // The key shown before is not this attempt's: hide it first.
+  $('key-new').textContent = '';
+  $('key-made').hidden = true;
   await busy($('key-add'), async () => {
     const made = await api('POST', '/api/keys', { name, scope });
     $('key-name').value = '';
@@ -63,7 +66,7 @@ async function addKey(event) {
     $('key-made').hidden = false;
     $('key-copy').focus();
     await loadKeys();
-  });
+  }, $('key-error'));
 }
 
 /** Wires the key form and buttons. */

@@ -2,17 +2,32 @@
 // list of links with search, a tag filter (click a tag) and paging ("More").
 
 import { api, qrPath } from './api.js';
-import { $, busy, copy, el, localToRfc3339, maxClicks, parseTags, plural, setSafeHref } from './dom.js';
+import { $, busy, copy, el, localToRfc3339, maxClicks, parseTags, plural, setSafeHref, withScheme } from './dom.js';
 
 const PAGE_SIZE = 50;
 const SEARCH_DELAY_MS = 300;
 
 // ----- shortening -----------------------------------------------------------
 
+/** Hides the last link made, so it is never taken for the next one's. */
+function clearResult() {
+  $('shorten-result').hidden = true;
+  $('shorten-short').textContent = '';
+  $('shorten-short').removeAttribute('href');
+  $('shorten-copied').textContent = '';
+  $('shorten-note').textContent = '';
+  $('shorten-note').hidden = true;
+  $('shorten-qr').removeAttribute('src');
+}
+
 async function shorten(event) {
   event.preventDefault();
+  clearResult();
   await busy($('shorten-submit'), async () => {
-    const body = { url: $('shorten-url').value.trim() };
+    const typed = withScheme($('shorten-url'));
+    // What is sent stays in the field, so a refusal reads against it.
+    $('shorten-url').value = typed.url;
+    const body = { url: typed.url };
     const slug = $('shorten-slug').value.trim();
     if (slug !== '') {
       body.slug = slug;
@@ -36,14 +51,22 @@ async function shorten(event) {
     const link = await api('POST', '/api/links', body);
     const a = $('shorten-short');
     setSafeHref(a, link.short_url);
-    $('shorten-copied').textContent = '';
+    if (typed.added) {
+      $('shorten-note').textContent = 'No scheme was typed, so kurz took ' + typed.url + '.';
+      $('shorten-note').hidden = false;
+    }
     $('shorten-qr').src = qrPath(link.slug, 'svg');
     $('shorten-qr').alt = 'QR code of ' + link.short_url;
     $('shorten-result').hidden = false;
     $('shorten-form').reset();
     $('shorten-copy').focus();
     await loadLinks(true);
-  });
+  }, $('shorten-error'));
+}
+
+/** Forgets the last link made (on signing out). */
+export function resetShorten() {
+  clearResult();
 }
 
 // ----- the list -------------------------------------------------------------
@@ -59,16 +82,26 @@ export function resetList() {
   $('links-empty').hidden = true;
 }
 
+// How the list names a link's `state` when clicks no longer go through.
+const DEAD = { expired: 'expired', used_up: 'used up' };
+
 function linkItem(link) {
   const li = el('li');
   const a = el('a', 'link-open');
   a.href = '#link/' + encodeURIComponent(link.slug);
   a.append(el('span', 'link-slug', '/' + link.slug), el('span', 'link-url', link.url));
   a.title = link.url;
+  li.append(a);
+  const dead = DEAD[link.state];
+  if (dead) {
+    // Said in words, not only by a colour: a click on it gets 410.
+    li.classList.add('dead');
+    const mark = el('span', 'link-state', dead);
+    mark.title = 'A click on it gets 410 Gone';
+    li.append(mark);
+  }
   if (link.protected) {
-    li.append(a, el('span', 'link-protected', 'password'));
-  } else {
-    li.append(a);
+    li.append(el('span', 'link-protected', 'password'));
   }
   if (link.tags.length > 0) {
     const tags = el('span', 'link-tags');
@@ -90,7 +123,7 @@ export function filterByTag(tag) {
   list.tag = tag;
   $('tag-filter-name').textContent = tag;
   $('tag-filter').hidden = tag === '';
-  busy(null, () => loadLinks(true));
+  busy(null, () => loadLinks(true), $('list-error'));
 }
 
 /** Loads the first page (`fresh`) or the next one. */
@@ -129,7 +162,7 @@ let searchTimer = 0;
 function onSearch() {
   clearTimeout(searchTimer);
   searchTimer = setTimeout(() => {
-    busy(null, () => loadLinks(true));
+    busy(null, () => loadLinks(true), $('list-error'));
   }, SEARCH_DELAY_MS);
 }
 
@@ -142,5 +175,5 @@ export function initLinks() {
     filterByTag('');
     $('search').focus();
   });
-  $('links-more').addEventListener('click', () => busy($('links-more'), () => loadLinks(false)));
+  $('links-more').addEventListener('click', () => busy($('links-more'), () => loadLinks(false), $('list-error')));
 }

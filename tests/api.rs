@@ -33,7 +33,8 @@ async fn create_returns_201_with_location_and_link_json() {
     assert_eq!(j["created_by"], "admin");
     assert_eq!(j["protected"], false);
     let keys: Vec<_> = j.as_object().unwrap().keys().cloned().collect();
-    assert_eq!(keys.len(), 11, "{keys:?}");
+    assert_eq!(j["state"], "active");
+    assert_eq!(keys.len(), 12, "{keys:?}");
     s.stop().await;
 }
 
@@ -357,6 +358,96 @@ async fn patch_changes_and_clears_fields() {
     s.api(Method::PATCH, "/api/links/none", Some("{}"))
         .await
         .assert_problem(404);
+    s.stop().await;
+}
+
+/// A link's `state` in each answer that carries link JSON: the one link,
+/// and its row in the list.
+async fn states(s: &common::TestServer, slug: &str) -> (String, String) {
+    let one = s
+        .api(Method::GET, &format!("/api/links/{slug}"), None)
+        .await;
+    assert_eq!(one.status, 200, "{}", one.text());
+    let list = s
+        .api(Method::GET, &format!("/api/links?q={slug}"), None)
+        .await
+        .json();
+    let row = list["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["slug"] == slug)
+        .unwrap_or_else(|| panic!("{slug} is not listed: {list}"))
+        .clone();
+    let text = |v: &serde_json::Value| v["state"].as_str().unwrap_or("(none)").to_owned();
+    (text(&one.json()), text(&row))
+}
+
+#[tokio::test]
+async fn link_json_says_whether_a_link_is_active_expired_or_used_up() {
+    let s = start_server().await;
+    let made = s
+        .create(r#"{"url":"https://a.example/","slug":"once","max_clicks":1}"#)
+        .await;
+    assert_eq!(made["state"], "active");
+    s.create(r#"{"url":"https://a.example/","slug":"dated"}"#)
+        .await;
+    s.create(r#"{"url":"https://a.example/","slug":"both","max_clicks":1}"#)
+        .await;
+    s.create(r#"{"url":"https://a.example/","slug":"live","expires_at":"2999-01-01T00:00:00Z","max_clicks":9}"#)
+        .await;
+
+    // Its one click spent: used up, as the redirect's 410 says.
+    assert_eq!(s.get("/once").await.status, 302);
+    s.get("/once").await.assert_problem(410);
+    assert_eq!(
+        states(&s, "once").await,
+        ("used_up".into(), "used_up".into())
+    );
+    // A higher limit makes it active again, in PATCH's answer too.
+    let j = s
+        .api(
+            Method::PATCH,
+            "/api/links/once",
+            Some(r#"{"max_clicks":2}"#),
+        )
+        .await
+        .json();
+    assert_eq!(j["state"], "active");
+
+    // Expired in 2020 (PATCH takes a past time: that is how a link is
+    // switched off).
+    let j = s
+        .api(
+            Method::PATCH,
+            "/api/links/dated",
+            Some(r#"{"expires_at":"2020-01-01T00:00:00Z"}"#),
+        )
+        .await
+        .json();
+    assert_eq!(j["state"], "expired");
+    s.get("/dated").await.assert_problem(410);
+    assert_eq!(
+        states(&s, "dated").await,
+        ("expired".into(), "expired".into())
+    );
+
+    // Both used up and expired: expired wins.
+    assert_eq!(s.get("/both").await.status, 302);
+    s.api(
+        Method::PATCH,
+        "/api/links/both",
+        Some(r#"{"expires_at":"2020-01-01T00:00:00Z"}"#),
+    )
+    .await;
+    assert_eq!(
+        states(&s, "both").await,
+        ("expired".into(), "expired".into())
+    );
+
+    // A future expiry and clicks left: active.
+    assert_eq!(s.get("/live").await.status, 302);
+    assert_eq!(states(&s, "live").await, ("active".into(), "active".into()));
     s.stop().await;
 }
 

@@ -5,7 +5,10 @@
 //! (chart, referrers and bots, QR code), edits it, deletes it and signs
 //! out, saving a screenshot of each step under `target/browser-screenshots/`.
 //! Another test sets tags in the shorten form, filters the list by a tag,
-//! clears the filter and changes the tags in the edit form.
+//! clears the filter and changes the tags in the edit form. Others check
+//! the layout on an emulated 390×844 phone (nothing wider than the screen)
+//! and of tags on a desktop, that each error shows next to its cause, that
+//! a URL without a scheme is taken as https, and that dead links are marked.
 //!
 //! Needs `chromium` and `chromedriver` on the PATH (`.ci/run` installs
 //! Debian's `chromium` and `chromium-driver`), so it is `#[ignore]`d for a
@@ -40,6 +43,27 @@ fn free_port() -> u16 {
 }
 
 async fn browser(profile: &std::path::Path) -> (Driver, Client) {
+    session(profile, serde_json::json!({})).await
+}
+
+/// Width and height of the phone the phone tests emulate (an iPhone 12 to
+/// 15, in CSS pixels): the size of the issue's report.
+const PHONE: (u32, u32) = (390, 844);
+
+/// A browser that lays pages out as a phone does: Chrome's mobile emulation
+/// at [`PHONE`], so the page's viewport `<meta>` counts, as on a real phone.
+async fn phone_browser(profile: &std::path::Path) -> (Driver, Client) {
+    let (width, height) = PHONE;
+    let emulation = serde_json::json!({
+        "mobileEmulation": {
+            "deviceMetrics": { "width": width, "height": height, "pixelRatio": 3.0, "touch": true }
+        }
+    });
+    session(profile, emulation).await
+}
+
+/// chromedriver and a session, with `extra` merged into `goog:chromeOptions`.
+async fn session(profile: &std::path::Path, extra: serde_json::Value) -> (Driver, Client) {
     let port = free_port();
     let driver = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -58,6 +82,12 @@ async fn browser(profile: &std::path::Path) -> (Driver, Client) {
             ]
         }
     });
+    let mut caps = caps;
+    if let (Some(options), serde_json::Value::Object(extra)) =
+        (caps["goog:chromeOptions"].as_object_mut(), extra)
+    {
+        options.extend(extra);
+    }
     let caps = match caps {
         serde_json::Value::Object(map) => map,
         _ => unreachable!(),
@@ -676,5 +706,391 @@ async fn a_failed_load_clears_the_view_so_delete_cannot_hit_the_previous_link() 
             .await;
         assert_eq!(r.status.as_u16(), 200, "{slug} is gone: {}", r.text());
     }
+    s.stop().await;
+}
+
+/// The bounding boxes (left, top, width, height, in CSS pixels) of the
+/// elements `css` matches, in document order.
+async fn rects(c: &Client, css: &str) -> Vec<[f64; 4]> {
+    let got = c
+        .execute(
+            "return [...document.querySelectorAll(arguments[0])].map((e) => { \
+               const r = e.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; });",
+            vec![serde_json::json!(css)],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(got).unwrap()
+}
+
+/// The bounding box of the one element `css`.
+async fn rect(c: &Client, css: &str) -> [f64; 4] {
+    let all = rects(c, css).await;
+    assert_eq!(all.len(), 1, "{css} matches {} elements", all.len());
+    all[0]
+}
+
+/// Asserts the page is no wider than the phone's screen: nothing sticks out
+/// to the right, so there is no sideways scrolling. `innerWidth` must be the
+/// phone's own width too, or Chrome has zoomed out to fit a wider page.
+async fn fits_the_phone(c: &Client, what: &str) {
+    let got = c
+        .execute(
+            "let widest = 'nothing', right = 0; \
+             for (const e of document.querySelectorAll('body *')) { \
+               const r = e.getBoundingClientRect(); \
+               if (r.width > 0 && r.right > right) { \
+                 right = r.right; widest = e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + \
+                   (typeof e.className === 'string' && e.className ? '.' + e.className : ''); } } \
+             return [document.documentElement.scrollWidth, window.innerWidth, widest, Math.ceil(right)];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let scroll = got[0].as_u64().unwrap();
+    let inner = got[1].as_u64().unwrap();
+    assert_eq!(
+        inner,
+        u64::from(PHONE.0),
+        "{what}: the viewport is {inner} px wide"
+    );
+    assert!(
+        scroll <= inner,
+        "{what} is {scroll} px wide on a {inner} px screen; {} reaches {} px",
+        got[2],
+        got[3]
+    );
+}
+
+/// Asserts the element `css` is on the screen, not above or below it.
+async fn on_screen(c: &Client, css: &str) {
+    let [_, top, _, height] = rect(c, css).await;
+    let inner = c
+        .execute("return window.innerHeight;", vec![])
+        .await
+        .unwrap();
+    let inner = inner.as_f64().unwrap();
+    assert!(
+        top >= 0.0 && top + height <= inner,
+        "{css} is at {top}..{} of a {inner} px screen",
+        top + height
+    );
+}
+
+/// Asserts the element `css` shows and is an alert (read out when it appears).
+async fn alert(c: &Client, css: &str) -> String {
+    let e = shown(c, css).await;
+    assert_eq!(
+        e.attr("role").await.unwrap().as_deref(),
+        Some("alert"),
+        "{css}"
+    );
+    on_screen(c, css).await;
+    e.text().await.unwrap()
+}
+
+/// Asserts the element `css` is there but not shown.
+async fn not_shown(c: &Client, css: &str) {
+    let e = c.find(Locator::Css(css)).await.unwrap();
+    assert!(!e.is_displayed().await.unwrap(), "{css} is shown");
+}
+
+/// Opens the Shorten form's options (so its slug and tags fields show).
+async fn open_options(c: &Client) {
+    c.execute(
+        "document.getElementById('shorten-options').open = true;",
+        vec![],
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn a_long_url_and_tags_made_the_phone_page_wider_than_the_screen() {
+    // It broke because a list row on a phone is a column aligned on the
+    // baseline, so it was as wide as its unbroken URL, and every button
+    // (each tag, Sign out) was made full width.
+    let s = start_server().await;
+    let long = format!(
+        "https://example.com/{}?q={}",
+        "a-very-long-path-segment/".repeat(12),
+        "x".repeat(200)
+    );
+    s.create(&format!(
+        r#"{{"url":"{long}","slug":"long-one","tags":["red","work","news","2026","phone"]}}"#
+    ))
+    .await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = phone_browser(profile.path()).await;
+    c.goto(&format!("http://{}/", s.addr)).await.unwrap();
+    shown(&c, "#signin-key").await;
+    fits_the_phone(&c, "the sign-in screen").await;
+    shot(&c, "phone-1-sign-in").await;
+    sign_in(&c, KEY).await;
+    wait_listed(&c, &["/long-one"]).await;
+    fits_the_phone(&c, "the list").await;
+
+    // Sign out: a button beside the title, not a bar under it.
+    let [title_x, title_y, title_w, title_h] = rect(&c, ".top h1").await;
+    let [out_x, out_y, out_w, out_h] = rect(&c, "#signout").await;
+    assert!(out_w < 160.0, "Sign out is {out_w} px wide");
+    assert!(
+        out_x > title_x + title_w + 16.0,
+        "Sign out touches the title"
+    );
+    let (title_mid, out_mid) = (title_y + title_h / 2.0, out_y + out_h / 2.0);
+    assert!(
+        (title_mid - out_mid).abs() < 8.0,
+        "Sign out is not beside the title"
+    );
+
+    // The tags: small, several to a line.
+    let tags = rects(&c, "#links button.tag").await;
+    assert_eq!(tags.len(), 5);
+    for [_, _, w, h] in &tags {
+        assert!(*w < 120.0 && *h < 40.0, "a tag is {w}×{h} px");
+    }
+    assert_eq!(
+        tags[0][1], tags[1][1],
+        "the first two tags are not side by side"
+    );
+    shot(&c, "phone-2-list").await;
+
+    // The link's page, with its long URL.
+    click(&c, "#links a.link-open").await;
+    let target = shown(&c, "#detail-target").await.text().await.unwrap();
+    assert_eq!(target, long);
+    shown(&c, "#chart svg").await;
+    fits_the_phone(&c, "the link's page").await;
+    shot(&c, "phone-3-detail").await;
+    s.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn tags_took_the_button_height_and_showed_as_circles() {
+    // It broke because tags are buttons and took every button's 44 px
+    // min-height, so a short tag with round ends was a circle.
+    let s = start_server().await;
+    s.create(r#"{"url":"https://a.example/","slug":"tagged","tags":["red","go","work"]}"#)
+        .await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = browser(profile.path()).await;
+    c.goto(&format!("http://{}/", s.addr)).await.unwrap();
+    sign_in(&c, KEY).await;
+    wait_listed(&c, &["/tagged"]).await;
+    let tags = rects(&c, "#links button.tag").await;
+    assert_eq!(tags.len(), 3);
+    for [_, _, w, h] in tags {
+        assert!(h < 32.0, "a tag is {h} px high");
+        assert!(w > h * 1.2, "a tag is {w}×{h} px: round");
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn errors_showed_at_the_top_off_screen_and_the_last_result_stayed() {
+    // It broke because every error went to one box at the top of the page,
+    // and a new attempt never hid the link the previous one made.
+    let s = start_server().await;
+    s.create(r#"{"url":"https://a.example/","slug":"taken"}"#)
+        .await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = phone_browser(profile.path()).await;
+    c.goto(&format!("http://{}/", s.addr)).await.unwrap();
+
+    // A wrong key: said under the sign-in form.
+    sign_in(&c, "not-the-key-but-as-long-as-one-0123456789ab").await;
+    let said = alert(&c, "#signin-error").await;
+    assert!(!said.is_empty());
+    not_shown(&c, "#error").await;
+    sign_in(&c, KEY).await;
+    not_shown(&c, "#signin-error").await;
+
+    // A first link, shown with its QR code.
+    shown(&c, "#shorten-url")
+        .await
+        .send_keys("https://first.example/")
+        .await
+        .unwrap();
+    click(&c, "#shorten-submit").await;
+    shown(&c, "#shorten-qr").await;
+
+    // A second one under a taken slug: the error under the form, on the
+    // screen, and the first link's result gone.
+    shown(&c, "#shorten-url")
+        .await
+        .send_keys("https://second.example/")
+        .await
+        .unwrap();
+    open_options(&c).await;
+    shown(&c, "#shorten-slug")
+        .await
+        .send_keys("taken")
+        .await
+        .unwrap();
+    click(&c, "#shorten-submit").await;
+    let said = alert(&c, "#shorten-error").await;
+    assert!(said.contains("taken"), "{said}");
+    not_shown(&c, "#shorten-result").await;
+    not_shown(&c, "#error").await;
+    let [_, form_top, _, form_h] = rect(&c, "#shorten-form").await;
+    let [_, error_top, _, _] = rect(&c, "#shorten-error").await;
+    assert!(
+        error_top >= form_top + form_h,
+        "the error is not under the form"
+    );
+    shot(&c, "phone-shorten-error").await;
+
+    // The edit form: a saved change, then a refused one. The error is under
+    // the form and "Saved." is gone.
+    c.execute("location.hash = '#link/taken';", vec![])
+        .await
+        .unwrap();
+    let max = shown(&c, "#edit-max").await;
+    max.send_keys("5").await.unwrap();
+    click(&c, "#edit-save").await;
+    until_api(&s, "/api/links/taken", |j| j["max_clicks"] == 5).await;
+    shown(&c, "#edit-saved").await;
+    let url = shown(&c, "#edit-url").await;
+    url.clear().await.unwrap();
+    url.send_keys(&format!("http://{}/loop", s.addr))
+        .await
+        .unwrap();
+    click(&c, "#edit-save").await;
+    let said = alert(&c, "#edit-error").await;
+    assert!(said.starts_with("url: "), "{said}");
+    let saved = c.find(Locator::Css("#edit-saved")).await.unwrap();
+    assert_eq!(saved.text().await.unwrap(), "");
+    not_shown(&c, "#error").await;
+    shot(&c, "phone-edit-error").await;
+
+    // Delete, when the link went meanwhile: said by the Delete button.
+    let r = s.api(Method::DELETE, "/api/links/taken", None).await;
+    assert_eq!(r.status, 204);
+    click(&c, "#delete").await;
+    click(&c, "#delete-yes").await;
+    let said = alert(&c, "#delete-error").await;
+    assert!(said.contains("taken"), "{said}");
+    not_shown(&c, "#error").await;
+    s.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn a_url_without_a_scheme_got_only_please_enter_a_url() {
+    // It broke because the URL field was `type=url`, which takes only
+    // absolute URLs, so `example.com` never reached kurz.
+    let s = start_server().await;
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = browser(profile.path()).await;
+    c.goto(&format!("http://{}/", s.addr)).await.unwrap();
+    sign_in(&c, KEY).await;
+    shown(&c, "#shorten-url")
+        .await
+        .send_keys("example.com/page?a=1")
+        .await
+        .unwrap();
+    click(&c, "#shorten-submit").await;
+    shown(&c, "#shorten-result").await;
+    let note = shown(&c, "#shorten-note").await.text().await.unwrap();
+    assert!(note.contains("https://example.com/page?a=1"), "{note}");
+    until_api(&s, "/api/links", |j| {
+        j["links"][0]["url"] == "https://example.com/page?a=1"
+    })
+    .await;
+    shot(&c, "scheme-added").await;
+
+    // With a scheme, the URL goes as typed, and the note goes away.
+    shown(&c, "#shorten-url")
+        .await
+        .send_keys("http://plain.example/")
+        .await
+        .unwrap();
+    click(&c, "#shorten-submit").await;
+    until_api(&s, "/api/links", |j| {
+        j["links"][0]["url"] == "http://plain.example/"
+    })
+    .await;
+    not_shown(&c, "#shorten-note").await;
+    s.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver; .ci/run runs it"]
+async fn dead_links_looked_alive_in_the_list_and_on_their_page() {
+    // It broke because the page showed no state: a used-up link and one
+    // that expired in 2020 looked like live ones.
+    let s = start_server().await;
+    s.create(r#"{"url":"https://a.example/","slug":"live"}"#)
+        .await;
+    s.create(r#"{"url":"https://a.example/","slug":"once","max_clicks":1}"#)
+        .await;
+    assert_eq!(s.get("/once").await.status, 302);
+    s.create(r#"{"url":"https://a.example/","slug":"dated"}"#)
+        .await;
+    let r = s
+        .api(
+            Method::PATCH,
+            "/api/links/dated",
+            Some(r#"{"expires_at":"2020-01-01T00:00:00Z"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let profile = tempfile::tempdir().unwrap();
+    let (_driver, c) = browser(profile.path()).await;
+    c.goto(&format!("http://{}/", s.addr)).await.unwrap();
+    sign_in(&c, KEY).await;
+    wait_listed(&c, &["/dated", "/once", "/live"]).await;
+
+    // Each row: its state, if not active, as text (not only a colour).
+    let mut marks = Vec::new();
+    for li in c.find_all(Locator::Css("#links li")).await.unwrap() {
+        let mark = match li.find(Locator::Css(".link-state")).await {
+            Ok(m) => m.text().await.unwrap(),
+            Err(_) => String::new(),
+        };
+        let class = li.attr("class").await.unwrap().unwrap_or_default();
+        marks.push((mark, class.contains("dead")));
+    }
+    assert_eq!(
+        marks,
+        [
+            ("expired".to_owned(), true),
+            ("used up".to_owned(), true),
+            (String::new(), false)
+        ]
+    );
+    shot(&c, "dead-links").await;
+
+    // Each link's page says it too.
+    for (slug, state) in [
+        ("dated", "expired: a click gets 410 Gone"),
+        ("once", "used up: a click gets 410 Gone"),
+        ("live", "active"),
+    ] {
+        c.execute(&format!("location.hash = '#link/{slug}';"), vec![])
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            let now = shown(&c, "#detail-state").await.text().await.unwrap();
+            if now == state {
+                break;
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "{slug} shows {now:?}, not {state:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    c.execute("location.hash = '#link/dated';", vec![])
+        .await
+        .unwrap();
+    shown(&c, "#detail-state.dead").await;
+    shot(&c, "dead-link-detail").await;
     s.stop().await;
 }

@@ -257,6 +257,35 @@ pub struct LinkJson {
     /// Whether the link asks for a password (never shown: neither it nor
     /// its hash).
     pub protected: bool,
+    /// Whether a click would still be sent on, at the time of the answer.
+    pub state: LinkState,
+}
+
+/// Whether a link still redirects, as link JSON's `state` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// Clicks are sent on.
+    Active,
+    /// `expires_at` has passed; clicks get 410.
+    Expired,
+    /// `max_clicks` is reached (and the link has not expired); clicks get 410.
+    UsedUp,
+}
+
+impl LinkState {
+    /// The state of `link` with `clicks` clicks at `now` (Unix ms). Expired
+    /// wins over used up: a date passed is final, while raising the limit
+    /// would not bring the link back.
+    pub fn of(link: &Link, clicks: u64, now: i64) -> Self {
+        if link.expires_at.is_some_and(|at| at <= now) {
+            LinkState::Expired
+        } else if link.max_clicks.is_some_and(|max| clicks >= max) {
+            LinkState::UsedUp
+        } else {
+            LinkState::Active
+        }
+    }
 }
 
 impl LinkJson {
@@ -274,6 +303,7 @@ impl LinkJson {
             created_by: link.created_by.clone(),
             tags: link.tags.clone(),
             protected: link.password.is_some(),
+            state: LinkState::of(link, clicks, clock::now_ms()),
         }
     }
 }
