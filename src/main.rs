@@ -69,10 +69,13 @@ fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     // Bind before a key is made: the new key is shown only once, so a start
     // that then fails to listen would leave no way in but `kurz key --new`.
+    let addr = config.listen.resolve()?;
     let listener = {
         let _runtime = runtime.enter();
-        server::bind(config.listen)
-            .with_context(|| format!("cannot listen on {}", config.listen))?
+        server::bind(addr).with_context(|| match config.listen.to_string() {
+            given if given == addr.to_string() => format!("cannot listen on {addr}"),
+            given => format!("cannot listen on {given} ({addr})"),
+        })?
     };
     let local = listener.local_addr()?;
     let api_key = api_key(config, data)?;
@@ -84,6 +87,9 @@ fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
             redirect_status: config.redirect_status,
             slug_length: usize::from(config.slug_length),
         };
+        if let Some(warning) = kurz::config::listen::unreachable_base(&settings.base_url, local) {
+            tracing::warn!("{warning}");
+        }
         println!(
             "kurz listening on http://{local} (short links: {})",
             settings.base_url

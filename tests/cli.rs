@@ -3,7 +3,8 @@
 //!
 //! Covers the offline admin commands (`add`, `list`, `stats`, `delete`,
 //! `export`, `import`), their refusal to touch a data directory a server
-//! holds, a key given on the command line, I/O errors and SIGTERM. The API
+//! holds, a key given on the command line, the `--listen` forms, I/O errors
+//! and SIGTERM. The API
 //! key file and `kurz key` are in `tests/api_key.rs`, usage errors and
 //! `--help` in `tests/usage.rs`. Clicks in the export round trip are
 //! real clicks on a real server, stopped with SIGTERM.
@@ -471,5 +472,88 @@ fn sigterm_right_after_the_listening_line_exits_cleanly() {
         let server = Server::start_with(&data, &["--api-key", "sixteen-chars-key!"]);
         let (status, _) = server.terminate();
         assert!(status.success(), "{status}");
+    }
+}
+
+/// The short URL the API gives for a new link on `server`, reached at `at`.
+fn shorten(at: std::net::SocketAddr) -> String {
+    let r = api(
+        at,
+        "POST",
+        "/api/links",
+        Some(r#"{"url":"https://example.com/l"}"#),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["short_url"].as_str().unwrap().to_owned()
+}
+
+/// Regression: `--listen` took only `IP:PORT`, so `localhost:8080` was
+/// refused; a host name is now resolved at start, its IPv4 address first.
+#[test]
+fn listen_takes_a_host_name_and_short_links_keep_it() {
+    let sb = Sandbox::new();
+    let server = Server::start_listening(
+        &sb.data("d"),
+        "localhost:0",
+        &["--api-key", real_binary::KEY],
+    );
+    assert_eq!(
+        server.addr.ip().to_string(),
+        "127.0.0.1",
+        "{:?}",
+        server.addr
+    );
+    let short = shorten(server.addr);
+    let base = format!("http://localhost:{}/", server.addr.port());
+    assert!(short.starts_with(&base), "{short}");
+    assert!(!std::fs::read_to_string(&server.log)
+        .unwrap()
+        .contains("your.host"));
+    assert!(server.terminate().0.success());
+}
+
+/// Regression: `:8080` was refused, and `0.0.0.0:8080` without `--base-url`
+/// gave short links on `http://0.0.0.0:8080` without a word.
+#[test]
+fn listen_on_every_interface_warns_about_an_unreachable_base_url() {
+    let sb = Sandbox::new();
+    let key = ["--api-key", real_binary::KEY];
+    let server = Server::start_listening(&sb.data("d"), ":0", &key);
+    assert_eq!(server.addr.ip().to_string(), "0.0.0.0", "{:?}", server.addr);
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], server.addr.port()));
+    let short = shorten(local);
+    assert!(
+        short.starts_with(&format!("http://{}/", server.addr)),
+        "{short}"
+    );
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    let warning = log
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("every interface"))
+        .unwrap_or_else(|| panic!("no warning in:\n{log}"));
+    assert!(
+        warning.contains("pass --base-url https://your.host"),
+        "{warning}"
+    );
+    assert!(server.terminate().0.success());
+
+    // A loopback base URL is as unreachable; a public one is what it takes.
+    for (base, warns) in [
+        ("http://127.0.0.1:8080", true),
+        ("https://s.example.org", false),
+    ] {
+        let sb = Sandbox::new();
+        let server = Server::start_listening(
+            &sb.data("d"),
+            "0.0.0.0:0",
+            &[key[0], key[1], "--base-url", base],
+        );
+        let log = std::fs::read_to_string(&server.log).unwrap();
+        assert_eq!(
+            log.contains("pass --base-url https://your.host"),
+            warns,
+            "{base}: {log}"
+        );
+        assert!(server.terminate().0.success());
     }
 }
