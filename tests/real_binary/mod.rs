@@ -52,7 +52,9 @@ fn scrubbed(mut cmd: Command, cwd: &Path) -> Command {
         }
     }
     // The default data directory is relative (./kurz-data): a test that
-    // forgot --data must still stay inside its temporary directory.
+    // forgot --data must still stay inside its temporary directory. Under
+    // systemd it would be $STATE_DIRECTORY instead.
+    cmd.env_remove("STATE_DIRECTORY");
     cmd.current_dir(cwd)
         .env("HOME", cwd)
         .env("RUST_LOG", "info")
