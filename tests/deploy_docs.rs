@@ -1,16 +1,24 @@
 //! The deployment files in `docs/` work with the real binary: the systemd
 //! unit's `kurz serve` flags start a server (on a temporary data directory
 //! and a free port instead of the unit's) whose short URLs use the unit's
-//! public base URL.
+//! public base URL, and the unit's command for reading the API key from the
+//! journal yields exactly the key a real first start printed.
 
 mod real_binary;
 
-use real_binary::{api, get, Sandbox, Server, KEY};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use real_binary::{api, get, Sandbox, Server, KEY, WAIT};
+
+fn unit() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/kurz.service")).unwrap()
+}
 
 /// The arguments of the unit's `ExecStart=` after the program.
 fn exec_start() -> Vec<String> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/kurz.service");
-    let unit = std::fs::read_to_string(path).unwrap();
+    let unit = unit();
     let line = unit
         .lines()
         .find_map(|l| l.strip_prefix("ExecStart="))
@@ -59,4 +67,82 @@ fn the_systemd_unit_starts_a_working_server() {
     assert!(short.starts_with(&format!("{base}/")), "{short}");
     let (status, _) = server.terminate();
     assert!(status.success(), "SIGTERM must exit 0, got {status}");
+}
+
+/// What `journalctl -u kurz -o cat` would show of a first start: the
+/// messages of stdout and stderr, both of which the unit sends to the
+/// journal, one per line and without the journal's prefix.
+fn first_start_journal(sb: &Sandbox) -> String {
+    let journal = sb.path().join("journal");
+    let out = std::fs::File::create(&journal).unwrap();
+    let mut child = real_binary::kurz(sb.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(sb.data("d"))
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    let text = loop {
+        let text = std::fs::read_to_string(&journal).unwrap();
+        if text.contains("kurz listening on") {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no listening line:\n{text}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    text
+}
+
+/// Regression: the unit said `journalctl -u kurz | grep -A1 'API key'`,
+/// which shows the blank line after the notice, not the key below it.
+#[test]
+fn the_units_journal_command_prints_exactly_the_first_start_key() {
+    let unit = unit();
+    let command = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix('#'))
+        .map(str::trim)
+        .find(|l| l.starts_with("journalctl -u kurz"))
+        .expect("the unit says how to read the key from the journal");
+    // `-o cat` is what makes the journal's lines the program's own.
+    let filter = command
+        .strip_prefix("journalctl -u kurz -o cat |")
+        .unwrap_or_else(|| panic!("not a filter of `journalctl -u kurz -o cat`: {command}"));
+
+    let sb = Sandbox::new();
+    let journal = first_start_journal(&sb);
+    let key = journal
+        .lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .next()
+        .unwrap_or_else(|| panic!("no key in the first start:\n{journal}"));
+    assert!(key.len() >= 16 && !key.contains(' '), "{key:?}");
+
+    let mut sh = Command::new("/bin/sh")
+        .args(["-c", filter])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    sh.stdin
+        .take()
+        .unwrap()
+        .write_all(journal.as_bytes())
+        .unwrap();
+    let out = sh.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("{key}\n"),
+        "{journal}"
+    );
+
+    // The README gives the same command.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains(command), "README does not say `{command}`");
 }
