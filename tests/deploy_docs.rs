@@ -2,7 +2,9 @@
 //! unit's `kurz serve` flags start a server (on a temporary data directory
 //! and a free port instead of the unit's) whose short URLs use the unit's
 //! public base URL, and the unit's command for reading the API key from the
-//! journal yields exactly the key a real first start printed.
+//! journal yields exactly the key a real first start printed. What ships is
+//! checked too: release builds are stripped, and the license files that
+//! `Cargo.toml` names are there.
 
 mod real_binary;
 
@@ -145,4 +147,74 @@ fn the_units_journal_command_prints_exactly_the_first_start_key() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert!(readme.contains(command), "README does not say `{command}`");
+}
+
+/// The `key = value` lines of the `[name]` table of `Cargo.toml`.
+fn cargo_table(manifest: &str, name: &str) -> Vec<(String, String)> {
+    let header = format!("[{name}]");
+    manifest
+        .lines()
+        .skip_while(|l| l.trim() != header)
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect()
+}
+
+/// Regression: the release profile kept `debug = 1`, so the shipped binary
+/// was 59.6 MB (8.5 MB stripped), and `Cargo.toml` named license files that
+/// were not in the repository.
+#[test]
+fn release_builds_are_stripped_and_the_named_licenses_exist() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let manifest = std::fs::read_to_string(format!("{root}/Cargo.toml")).unwrap();
+    let release = cargo_table(&manifest, "profile.release");
+    let get = |table: &[(String, String)], key: &str| {
+        table.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    };
+    assert!(
+        matches!(
+            get(&release, "strip").as_deref(),
+            Some("true" | "\"symbols\"")
+        ),
+        "release must strip symbols: {release:?}"
+    );
+    assert!(
+        matches!(
+            get(&release, "debug").as_deref(),
+            None | Some("false" | "0")
+        ),
+        "release must carry no debug info: {release:?}"
+    );
+    // Perf work has its own profile: the release code, with symbols.
+    let profiling = cargo_table(&manifest, "profile.profiling");
+    assert_eq!(get(&profiling, "inherits").as_deref(), Some("\"release\""));
+    assert_eq!(get(&profiling, "debug").as_deref(), Some("1"));
+    assert_eq!(get(&profiling, "strip").as_deref(), Some("false"));
+
+    let package = cargo_table(&manifest, "package");
+    assert_eq!(
+        get(&package, "license").as_deref(),
+        Some("\"MIT OR Apache-2.0\""),
+        "the license files below are those of this expression"
+    );
+    let mit = std::fs::read_to_string(format!("{root}/LICENSE-MIT")).unwrap();
+    assert!(
+        mit.contains("Copyright (c) 2026 the kurz developers"),
+        "{mit}"
+    );
+    assert!(mit.contains("Permission is hereby granted, free of charge"));
+    assert!(mit.contains("THE SOFTWARE IS PROVIDED \"AS IS\""));
+    let apache = std::fs::read_to_string(format!("{root}/LICENSE-APACHE")).unwrap();
+    for part in [
+        "Apache License",
+        "Version 2.0, January 2004",
+        "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION",
+        "9. Accepting Warranty or Additional Liability.",
+        "END OF TERMS AND CONDITIONS",
+    ] {
+        assert!(apache.contains(part), "LICENSE-APACHE lacks {part:?}");
+    }
 }
