@@ -10,6 +10,13 @@
 #                                           # each request as a browser sends it, with a
 #                                           # Chrome User-Agent and a Referer (kurz then
 #                                           # sorts bots and counts the referrer host)
+#   PROFILE=profiling bash benches/instructions.sh
+#                                           # the same code built with symbols (Cargo.toml,
+#                                           # [profile.profiling]); keeps the callgrind
+#                                           # dumps in target/callgrind/ for callgrind_annotate
+#
+# Counting needs no symbols, so by default it measures the stripped release
+# binary, the one that ships.
 #
 # With BROWSER_HEADERS the figure overstates the cost at full speed: every 2 s
 # kurz stores one referrer counter per link clicked (~5 us each, see
@@ -30,7 +37,9 @@ for tool in valgrind callgrind_control wrk curl; do
 done
 data=target/load-data/links-10000
 [[ -d $data ]] || { echo "instructions.sh: no $data; run python3 benches/load.py once" >&2; exit 2; }
-cargo build --release -q --bin kurz --example baseline
+profile=${PROFILE:-release}
+cargo build --profile "$profile" -q --bin kurz --example baseline
+bin=target/$profile
 
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -63,14 +72,17 @@ count() {
   kill "$pid"; wait "$pid" 2>/dev/null || true
   local requests; requests=$(awk '/requests in/ {print $1}' <<<"$out")
   local dump; dump=$(ls "$work/$name".*.1)
+  if [[ $profile != release ]]; then
+    mkdir -p target/callgrind && cp "$dump" "target/callgrind/$name.out"
+  fi
   local ir; ir=$(awk '/^summary:/ {print $2}' "$dump")
   echo "$name $requests $((ir / requests))"
 }
 
 cp -rL "$data" "$work/data"
-kurz=$(count kurz target/release/kurz serve --listen 127.0.0.1:PORT --data "$work/data" \
+kurz=$(count kurz "$bin/kurz" serve --listen 127.0.0.1:PORT --data "$work/data" \
   --api-key bench-key-0123456789 --skip-startup-check)
-base=$(count baseline target/release/examples/baseline 127.0.0.1:PORT)
+base=$(count baseline "$bin/examples/baseline" 127.0.0.1:PORT)
 read -r _ kreq kir <<<"$kurz"
 read -r _ breq bir <<<"$base"
 echo "| server | requests counted | instructions / request |"

@@ -20,8 +20,12 @@ use crate::formats::{ExportFormat, Format};
 #[derive(Debug, Parser)]
 #[command(name = "kurz", version)]
 pub struct Cli {
-    /// Data directory (created if missing).
-    #[arg(long, env = "KURZ_DATA", default_value = "./kurz-data", global = true)]
+    /// Data directory [default: $STATE_DIRECTORY, which systemd's
+    /// StateDirectory= sets, else ./kurz-data]. `serve`, `add` and `import`
+    /// create it if missing; the other commands refuse a directory without
+    /// a kurz database.
+    #[arg(long, env = "KURZ_DATA", default_value_os_t = default_data(),
+          hide_default_value = true, global = true)]
     pub data: PathBuf,
 
     /// Server settings, when no subcommand is given.
@@ -31,6 +35,16 @@ pub struct Cli {
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The data directory when neither `--data` nor `KURZ_DATA` is given: the
+/// first of systemd's `$STATE_DIRECTORY` (set by `StateDirectory=`, a
+/// colon-separated list when it names several), so a service does not
+/// depend on its working directory; else `./kurz-data`.
+fn default_data() -> PathBuf {
+    std::env::var_os("STATE_DIRECTORY")
+        .and_then(|dirs| std::env::split_paths(&dirs).find(|d| !d.as_os_str().is_empty()))
+        .unwrap_or_else(|| PathBuf::from("./kurz-data"))
 }
 
 /// Parses the command line, exiting with a usage message when it is wrong.

@@ -40,6 +40,14 @@ pub enum CommandError {
          curl -H \"Authorization: Bearer $KEY\" http://127.0.0.1:8080/api/links"
     )]
     ServerRunning(PathBuf),
+    /// The data directory, or the database in it, is not there; nothing
+    /// was created.
+    #[error(
+        "{0}. Is --data (or KURZ_DATA) right? The default is $STATE_DIRECTORY under \
+         systemd, else ./kurz-data; `kurz serve`, `kurz add` and `kurz import` create a \
+         database, the other commands only open one"
+    )]
+    NoData(StoreError),
     /// A store fault.
     #[error(transparent)]
     Store(StoreError),
@@ -72,6 +80,9 @@ impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Locked(dir) => CommandError::ServerRunning(dir),
+            e @ (StoreError::NoDatabase(_) | StoreError::NoDataDirectory(_)) => {
+                CommandError::NoData(e)
+            }
             other => CommandError::Store(other),
         }
     }
@@ -143,7 +154,7 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
         Command::List { limit } => list(data, limit),
         Command::Stats { slug, days } => stats(data, &slug, days),
         Command::Delete { slug } => {
-            let store = open(data)?;
+            let store = open_existing(data)?;
             if !store.delete(&slug)? {
                 return Err(CommandError::NotFound(slug));
             }
@@ -190,13 +201,22 @@ fn check(data: &Path) -> Result<ExitCode, CommandError> {
     Ok(ExitCode::FAILURE)
 }
 
+/// Opens the store, creating it if needed: for the commands that add links.
 fn open(data: &Path) -> Result<Store, CommandError> {
     Ok(Store::open(data, OFFLINE_CACHE)?)
 }
 
-/// [`open`] for a command that reads everything once (see [`SCAN_CACHE`]).
+/// Opens the store only if there is one: a command that reads or deletes
+/// must not make an empty database on a mistyped `--data` and then report
+/// on it (a backup of nothing that exits 0).
+fn open_existing(data: &Path) -> Result<Store, CommandError> {
+    Ok(Store::open_existing(data, OFFLINE_CACHE)?)
+}
+
+/// [`open_existing`] for a command that reads everything once (see
+/// [`SCAN_CACHE`]).
 fn open_for_scan(data: &Path) -> Result<Store, CommandError> {
-    Ok(Store::open(data, SCAN_CACHE)?)
+    Ok(Store::open_existing(data, SCAN_CACHE)?)
 }
 
 fn add(
@@ -231,7 +251,7 @@ fn add(
 }
 
 fn list(data: &Path, limit: Option<usize>) -> Result<ExitCode, CommandError> {
-    let store = open(data)?;
+    let store = open_existing(data)?;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut left = limit.unwrap_or(usize::MAX);
     let mut cursor = None;
@@ -258,7 +278,7 @@ fn list(data: &Path, limit: Option<usize>) -> Result<ExitCode, CommandError> {
 }
 
 fn stats(data: &Path, slug: &str, days: u16) -> Result<ExitCode, CommandError> {
-    let store = open(data)?;
+    let store = open_existing(data)?;
     let link = store
         .get(slug)?
         .ok_or_else(|| CommandError::NotFound(slug.to_owned()))?;

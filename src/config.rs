@@ -3,7 +3,9 @@
 //! [`Config`] is what `kurz serve` (and plain `kurz`) accept. Every field has
 //! a flag and an environment variable; the flag wins. Values are checked here
 //! by clap, so a bad setting stops the program with a usage message before
-//! anything is opened.
+//! anything is opened. [`listen`] reads `--listen`.
+
+pub mod listen;
 
 use std::net::SocketAddr;
 
@@ -11,12 +13,18 @@ use clap::builder::TypedValueParser;
 use clap::Args;
 use url::Url;
 
+pub use listen::Listen;
+
 /// Settings of `kurz serve`.
 #[derive(Debug, Clone, Args)]
 pub struct Config {
-    /// Address and port to listen on.
-    #[arg(long, env = "KURZ_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    /// Address and port to listen on: IP:PORT ([::1]:8080 for IPv6),
+    /// HOST:PORT (the name is resolved at start; its first IPv4 address is
+    /// used), or :PORT for every IPv4 interface (0.0.0.0; [::]:PORT for
+    /// IPv6 too).
+    #[arg(long, env = "KURZ_LISTEN", default_value = "127.0.0.1:8080",
+          value_parser = parse_listen)]
+    pub listen: Listen,
 
     /// Public base URL of short links, e.g. https://s.example.org
     /// [default: http://<listen address>]
@@ -90,10 +98,13 @@ impl Config {
     }
 
     /// The base URL short links are built on: `--base-url`, or
-    /// `http://<local address>` where `local` is the address actually bound
-    /// (so port 0 becomes the real port).
+    /// `http://<listen host>:<port>` where the port is that of `local`, the
+    /// address actually bound (so port 0 becomes the real port), and the
+    /// host is `--listen`'s as written (a host name stays a name).
     pub fn base_url_for(&self, local: SocketAddr) -> Url {
-        self.base_url.clone().unwrap_or_else(|| default_base(local))
+        self.base_url
+            .clone()
+            .unwrap_or_else(|| self.listen.base_url_at(local.port()))
     }
 }
 
@@ -103,6 +114,14 @@ pub fn default_base(addr: SocketAddr) -> Url {
     // (IPv6 in brackets) is always a valid URL.
     #[allow(clippy::expect_used)]
     Url::parse(&format!("http://{addr}")).expect("a socket address forms a valid URL")
+}
+
+/// clap's parser of `--listen` (see [`Listen`]).
+///
+/// # Errors
+/// A sentence naming what is wrong and the accepted forms.
+pub fn parse_listen(text: &str) -> Result<Listen, String> {
+    text.parse()
 }
 
 fn parse_redirect_status(text: &str) -> Result<u16, String> {

@@ -63,31 +63,23 @@ fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
         // Serving redirects is still worth it; /healthz says why writes fail.
         tracing::error!(%problem, "starting without the ability to save new links");
     }
-    let api_key = match &config.api_key {
-        Some(k) => kurz::key::KeyDigest::of(k.as_bytes()),
-        None => {
-            let stored = kurz::key::load_or_create(data)?;
-            if let Some(key) = &stored.new_key {
-                println!(
-                    "Generated an API key. It is shown only now: {} keeps just its digest.\n\n    {key}\n",
-                    stored.path.display()
-                );
-            } else if stored.converted {
-                tracing::info!(file = %stored.path.display(), "the API key file held the key itself; it now holds only its SHA-256 digest (the key is unchanged)");
-            } else {
-                tracing::info!(file = %stored.path.display(), "using the API key whose digest is kept in the data directory");
-            }
-            stored.digest
-        }
-    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // Bind before a key is made: the new key is shown only once, so a start
+    // that then fails to listen would leave no way in but `kurz key --new`.
+    let addr = config.listen.resolve()?;
+    let listener = {
+        let _runtime = runtime.enter();
+        server::bind(addr).with_context(|| match config.listen.to_string() {
+            given if given == addr.to_string() => format!("cannot listen on {addr}"),
+            given => format!("cannot listen on {given} ({addr})"),
+        })?
+    };
+    let local = listener.local_addr()?;
+    let api_key = api_key(config, data)?;
     runtime.block_on(async {
-        let listener = server::bind(config.listen)
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
-        let local = listener.local_addr()?;
         let shutdown = shutdown_signal()?;
         let settings = Settings {
             base_url: config.base_url_for(local),
@@ -95,6 +87,9 @@ fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
             redirect_status: config.redirect_status,
             slug_length: usize::from(config.slug_length),
         };
+        if let Some(warning) = kurz::config::listen::unreachable_base(&settings.base_url, local) {
+            tracing::warn!("{warning}");
+        }
         println!(
             "kurz listening on http://{local} (short links: {})",
             settings.base_url
@@ -109,6 +104,26 @@ fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
         server::run(listener, app, shutdown).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The digest of the API key: `--api-key`'s, else the one kept in the data
+/// directory, made (and printed, the only time it is shown) on first start.
+fn api_key(config: &Config, data: &std::path::Path) -> anyhow::Result<kurz::key::KeyDigest> {
+    let Some(given) = &config.api_key else {
+        let stored = kurz::key::load_or_create(data)?;
+        if let Some(key) = &stored.new_key {
+            println!(
+                "Generated an API key. It is shown only now: {} keeps just its digest.\n\n    {key}\n",
+                stored.path.display()
+            );
+        } else if stored.converted {
+            tracing::info!(file = %stored.path.display(), "the API key file held the key itself; it now holds only its SHA-256 digest (the key is unchanged)");
+        } else {
+            tracing::info!(file = %stored.path.display(), "using the API key whose digest is kept in the data directory");
+        }
+        return Ok(stored.digest);
+    };
+    Ok(kurz::key::KeyDigest::of(given.as_bytes()))
 }
 
 /// Raises the soft open-file limit to the hard one (the usual soft default,

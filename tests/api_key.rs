@@ -92,6 +92,28 @@ fn key_new_replaces_the_key_at_the_next_start() {
     assert!(server.terminate().0.success());
 }
 
+/// Regression: the key was made and printed before the port was bound, so a
+/// start on a busy port used up its one display and the next start showed none.
+#[test]
+fn a_start_on_a_busy_port_does_not_use_up_the_key_display() {
+    let sb = Sandbox::new();
+    let data = sb.data("d");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().to_string();
+    let out = sb.kurz("d", &["serve", "--listen", &busy]);
+    let err = out.failed();
+    assert!(err.contains(&format!("cannot listen on {busy}")), "{err}");
+    assert!(!out.stdout.contains("API key"), "{out:#?}");
+    assert!(!data.join("api-key").exists(), "a key file was written");
+    drop(taken);
+
+    // The next start is still the first: it makes and shows the key.
+    let server = Server::start_with(&data, &[]);
+    let key = printed_key(&server);
+    assert!(accepts(&server, &key));
+    assert!(server.terminate().0.success());
+}
+
 #[test]
 fn a_key_file_in_clear_from_an_earlier_kurz_is_converted_to_its_digest() {
     let sb = Sandbox::new();

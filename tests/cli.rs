@@ -3,7 +3,8 @@
 //!
 //! Covers the offline admin commands (`add`, `list`, `stats`, `delete`,
 //! `export`, `import`), their refusal to touch a data directory a server
-//! holds, a key given on the command line, I/O errors and SIGTERM. The API
+//! holds or that has no database, the default data directory, a key given
+//! on the command line, the `--listen` forms, I/O errors and SIGTERM. The API
 //! key file and `kurz key` are in `tests/api_key.rs`, usage errors and
 //! `--help` in `tests/usage.rs`. Clicks in the export round trip are
 //! real clicks on a real server, stopped with SIGTERM.
@@ -118,7 +119,12 @@ fn add_refuses_invalid_urls_and_slugs_and_stores_nothing() {
         assert!(err.contains(expected), "{args:?}: {err}");
         assert!(out.stdout.is_empty(), "{args:?} printed {}", out.stdout);
     }
-    assert!(sb.list("d", &[]).is_empty());
+    // Nothing stored, not even a database (`list` refuses a directory
+    // without one, so it can no longer show an empty list here).
+    assert!(
+        !sb.data("d").exists(),
+        "a refused add made a data directory"
+    );
 }
 
 #[test]
@@ -472,4 +478,161 @@ fn sigterm_right_after_the_listening_line_exits_cleanly() {
         let (status, _) = server.terminate();
         assert!(status.success(), "{status}");
     }
+}
+
+/// The short URL the API gives for a new link on `server`, reached at `at`.
+fn shorten(at: std::net::SocketAddr) -> String {
+    let r = api(
+        at,
+        "POST",
+        "/api/links",
+        Some(r#"{"url":"https://example.com/l"}"#),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["short_url"].as_str().unwrap().to_owned()
+}
+
+/// Regression: `--listen` took only `IP:PORT`, so `localhost:8080` was
+/// refused; a host name is now resolved at start, its IPv4 address first.
+#[test]
+fn listen_takes_a_host_name_and_short_links_keep_it() {
+    let sb = Sandbox::new();
+    let server = Server::start_listening(
+        &sb.data("d"),
+        "localhost:0",
+        &["--api-key", real_binary::KEY],
+    );
+    assert_eq!(
+        server.addr.ip().to_string(),
+        "127.0.0.1",
+        "{:?}",
+        server.addr
+    );
+    let short = shorten(server.addr);
+    let base = format!("http://localhost:{}/", server.addr.port());
+    assert!(short.starts_with(&base), "{short}");
+    assert!(!std::fs::read_to_string(&server.log)
+        .unwrap()
+        .contains("your.host"));
+    assert!(server.terminate().0.success());
+}
+
+/// Regression: `:8080` was refused, and `0.0.0.0:8080` without `--base-url`
+/// gave short links on `http://0.0.0.0:8080` without a word.
+#[test]
+fn listen_on_every_interface_warns_about_an_unreachable_base_url() {
+    let sb = Sandbox::new();
+    let key = ["--api-key", real_binary::KEY];
+    let server = Server::start_listening(&sb.data("d"), ":0", &key);
+    assert_eq!(server.addr.ip().to_string(), "0.0.0.0", "{:?}", server.addr);
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], server.addr.port()));
+    let short = shorten(local);
+    assert!(
+        short.starts_with(&format!("http://{}/", server.addr)),
+        "{short}"
+    );
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    let warning = log
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("every interface"))
+        .unwrap_or_else(|| panic!("no warning in:\n{log}"));
+    assert!(
+        warning.contains("pass --base-url https://your.host"),
+        "{warning}"
+    );
+    assert!(server.terminate().0.success());
+
+    // A loopback base URL is as unreachable; a public one is what it takes.
+    for (base, warns) in [
+        ("http://127.0.0.1:8080", true),
+        ("https://s.example.org", false),
+    ] {
+        let sb = Sandbox::new();
+        let server = Server::start_listening(
+            &sb.data("d"),
+            "0.0.0.0:0",
+            &[key[0], key[1], "--base-url", base],
+        );
+        let log = std::fs::read_to_string(&server.log).unwrap();
+        assert_eq!(
+            log.contains("pass --base-url https://your.host"),
+            warns,
+            "{base}: {log}"
+        );
+        assert!(server.terminate().0.success());
+    }
+}
+
+/// Regression: the read commands opened `--data` creating it, so a mistyped
+/// path answered "ok: 0 links" (and an export of nothing) with exit 0.
+#[test]
+fn read_commands_refuse_a_data_dir_without_a_database_and_create_nothing() {
+    let sb = Sandbox::new();
+    std::fs::create_dir(sb.data("empty")).unwrap();
+    let out_file = sb.path().join("backup.jsonl");
+    let out_arg = out_file.to_str().unwrap();
+    let commands: &[&[&str]] = &[
+        &["list"],
+        &["stats", "s"],
+        &["export"],
+        &["export", "-o", out_arg],
+        &["check"],
+        &["delete", "s"],
+    ];
+    for (name, says) in [
+        ("dtaa", "does not exist"),
+        ("empty", "there is no kurz database in"),
+    ] {
+        let dir = sb.data(name);
+        for args in commands {
+            let out = sb.kurz(name, args);
+            let err = out.failed();
+            assert!(
+                err.contains(says) && err.contains(dir.to_str().unwrap()) && err.contains("--data"),
+                "{args:?} on {name}: {err}"
+            );
+            assert!(out.stdout.is_empty(), "{args:?} on {name}: {out:#?}");
+            assert!(!out_file.exists(), "{args:?} on {name} wrote {out_arg}");
+        }
+    }
+    assert!(
+        !sb.data("dtaa").exists(),
+        "a missing data directory was created"
+    );
+    let left: Vec<_> = std::fs::read_dir(sb.data("empty")).unwrap().collect();
+    assert!(left.is_empty(), "{left:?} made in an empty directory");
+
+    // The commands that add links still make the database, and then the
+    // read commands open it.
+    sb.kurz("dtaa", &["add", "https://example.com/a", "--slug", "a"])
+        .ok();
+    assert!(sb.kurz("dtaa", &["check"]).ok().contains("ok: 1 links"));
+}
+
+/// The default data directory is systemd's `$STATE_DIRECTORY` when set, so
+/// a service does not depend on its working directory; `--data` and
+/// `KURZ_DATA` still win.
+#[test]
+fn state_directory_is_the_default_data_dir() {
+    let sb = Sandbox::new();
+    let state = sb.data("state");
+    let with_state = |args: &[&str]| {
+        let mut cmd = real_binary::kurz(sb.path());
+        cmd.env("STATE_DIRECTORY", &state).args(args);
+        real_binary::run_bounded(cmd)
+    };
+    with_state(&["add", "https://example.com/s", "--slug", "s"]).ok();
+    assert!(state.join("db").is_dir(), "not in $STATE_DIRECTORY");
+    assert!(!sb.data("kurz-data").exists(), "made ./kurz-data as well");
+    assert!(with_state(&["list"]).ok().contains("https://example.com/s"));
+    // Without it, ./kurz-data (which has no database here).
+    let err = real_binary::run(sb.path(), &["list"]);
+    assert!(err.failed().contains("kurz-data"), "{err:#?}");
+    // KURZ_DATA wins over it.
+    let mut cmd = real_binary::kurz(sb.path());
+    cmd.env("STATE_DIRECTORY", &state)
+        .env("KURZ_DATA", sb.data("other"))
+        .arg("list");
+    let out = real_binary::run_bounded(cmd);
+    assert!(out.failed().contains("other"), "{out:#?}");
 }

@@ -149,7 +149,7 @@ fn the_http_export_streams_what_kurz_export_writes() {
 #[test]
 fn the_http_export_of_an_empty_store_is_empty_and_only_for_get() {
     let sb = Sandbox::new();
-    sb.kurz("d", &["list"]).ok();
+    // The server makes the empty store (`kurz list` no longer creates one).
     let server = Server::start(&sb.data("d"));
     let resp = get(server.addr, "/api/export", Some(KEY));
     assert!(resp.status_line.contains(" 200 "), "{}", resp.status_line);

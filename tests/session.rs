@@ -95,6 +95,41 @@ async fn cross_site_requests_with_the_cookie_cannot_change_anything() {
     s.stop().await;
 }
 
+/// Regression: the 403 said only "another site", so a page opened on
+/// `localhost` or a LAN address of a server whose base URL is another could
+/// not tell what was wrong.
+#[tokio::test]
+async fn a_cross_site_refusal_names_the_expected_origin_and_the_flag() {
+    let s = start_with(Options::default()).await;
+    let expected = format!("http://{}", s.addr);
+    let elsewhere = format!("http://localhost:{}", s.addr.port());
+    let body = format!(r#"{{"key": "{KEY}"}}"#);
+    let r = request(
+        s.addr,
+        Method::POST,
+        "/api/session",
+        &[JSON, ("origin", &elsewhere)],
+        Some(body.as_bytes()),
+    )
+    .await;
+    let detail = r.assert_problem(403);
+    assert!(
+        detail.contains(&format!("expects the origin {expected} "))
+            && detail.contains("--base-url"),
+        "{detail}"
+    );
+    // A change on the strength of a cookie says the same.
+    let cookie = cookie_of(&sign_in(&s, KEY).await.1.unwrap());
+    let h = headers(&cookie, &[("origin", &elsewhere)]);
+    let r = request(s.addr, Method::DELETE, "/api/links/x", &h, None).await;
+    let detail = r.assert_problem(403);
+    assert!(
+        detail.contains(&expected) && detail.contains("--base-url"),
+        "{detail}"
+    );
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn wrong_keys_expired_and_forged_sessions_are_refused() {
     let s = start_with(Options {

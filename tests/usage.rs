@@ -66,6 +66,36 @@ fn data_goes_before_or_after_a_subcommand_and_server_flags_do_not() {
     }
 }
 
+/// Regression: `--listen` took only `IP:PORT`, so `localhost:8080` and
+/// `:8080` were refused with std's "invalid socket address syntax".
+#[test]
+fn bad_listen_addresses_are_refused_in_plain_words() {
+    let sb = Sandbox::new();
+    for (listen, says) in [
+        ("localhost", "has no port"),
+        ("localhost:99999", "a number from 0 to 65535"),
+        ("::1:8080", "IPv6 address in brackets"),
+        ("no_such host:80", "neither an IP address nor a host name"),
+    ] {
+        let out = sb.kurz("d", &["serve", "--listen", listen]);
+        assert_usage_error(&out, "--listen");
+        assert!(out.stderr.contains(says), "{listen}: {out:#?}");
+        assert!(out.stderr.contains(":PORT"), "{listen}: {out:#?}");
+        assert!(!out.stderr.contains("socket address syntax"), "{out:#?}");
+    }
+    // The environment twin is read the same way.
+    let mut cmd = real_binary::kurz(sb.path());
+    cmd.env("KURZ_LISTEN", "localhost")
+        .args(["serve", "--data", "d"]);
+    let out = real_binary::run_bounded(cmd);
+    assert_usage_error(&out, "--listen");
+    assert!(out.stderr.contains("has no port"), "{out:#?}");
+    assert!(
+        !sb.data("d").exists(),
+        "a refused start must not create data"
+    );
+}
+
 fn assert_usage_error(out: &Output, flag: &str) {
     // clap's usage errors exit 2, name the flag and point at --help.
     assert_eq!(out.status.code(), Some(2), "{out:#?}");

@@ -190,16 +190,15 @@ const SERVE_LISTEN: &str = "127.0.0.1:8080";
 /// imported link loops back.
 ///
 /// # Errors
-/// `KURZ_LISTEN` is set but not a socket address.
+/// `KURZ_LISTEN` is set but not a `--listen` address.
 fn serving_base() -> Result<url::Url, CommandError> {
     let listen = std::env::var("KURZ_LISTEN")
         .ok()
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| SERVE_LISTEN.to_owned());
-    let addr = listen
-        .parse()
+    let listen = crate::config::parse_listen(&listen)
         .map_err(|e| CommandError::Invalid(format!("KURZ_LISTEN: {e}")))?;
-    Ok(crate::config::default_base(addr))
+    Ok(listen.base_url_at(listen.port()))
 }
 
 /// Imports one record, with a fresh slug on a clash if its slug was made

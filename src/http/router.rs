@@ -375,7 +375,9 @@ fn authorize(app: &App, req: &Request<Incoming>, peer: Option<IpAddr>) -> Result
                     return Ok(caller);
                 }
             }
-            session::ByCookie::CrossSite => return Err(session::cross_site()),
+            session::ByCookie::CrossSite => {
+                return Err(session::cross_site(&app.settings.base_url))
+            }
             session::ByCookie::No => {}
         }
     }

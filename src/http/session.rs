@@ -166,11 +166,19 @@ struct SignIn {
     key: String,
 }
 
-/// 403 for a cross-site request that would sign in or change links.
-pub fn cross_site() -> ApiError {
+/// 403 for a cross-site request that would sign in or change links; the
+/// detail names the origin kurz expects, `base`'s, and the flag that sets
+/// it (a page opened on `localhost` or a LAN address of a server whose
+/// base URL is another is "another site" too).
+pub fn cross_site(base: &Url) -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
-        "a request from another site cannot sign in or change links",
+        format!(
+            "a request from another site cannot sign in or change links: this server expects \
+             the origin {} (its --base-url); open the page there, or start kurz with \
+             --base-url set to the address you use",
+            base.origin().ascii_serialization()
+        ),
     )
 }
 
@@ -183,7 +191,7 @@ pub async fn route(
     peer: Option<IpAddr>,
 ) -> Result<Response<Body>, ApiError> {
     if !same_site(req.headers(), &app.settings.base_url) {
-        return Err(cross_site());
+        return Err(cross_site(&app.settings.base_url));
     }
     let mut resp = Response::new(Body::default());
     *resp.status_mut() = StatusCode::NO_CONTENT;

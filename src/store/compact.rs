@@ -141,7 +141,7 @@ pub fn compact(
     let _lock = lock_dir(dir)?;
     recover(dir)?;
     let paths = Paths::of(dir);
-    if !paths.db.join("conf").exists() {
+    if !holds_database(dir) {
         return Err(StoreError::NoDatabase(dir.to_owned()));
     }
     let before = disk_usage(&paths.db)?;
@@ -296,6 +296,16 @@ fn disk_usage(path: &Path) -> Result<u64, StoreError> {
         };
     }
     Ok(total)
+}
+
+/// Whether `dir` holds a database: sled's `conf` in `db/`, or in the copy
+/// or the old database a stopped compaction leaves (which [`recover`] puts
+/// back in place).
+pub(super) fn holds_database(dir: &Path) -> bool {
+    let paths = Paths::of(dir);
+    [&paths.db, &paths.copy, &paths.old]
+        .iter()
+        .any(|db| db.join("conf").exists())
 }
 
 /// Finishes or undoes a compaction of `dir` that was stopped part way, so

@@ -116,6 +116,10 @@ pub enum StoreError {
     /// There is no database in the data directory to work on.
     #[error("there is no kurz database in {0}")]
     NoDatabase(PathBuf),
+    /// The data directory does not exist (and [`OpenMode::Existing`] does
+    /// not create it).
+    #[error("the data directory {0} does not exist")]
+    NoDataDirectory(PathBuf),
     /// A copy of the database did not read back as it was written; the
     /// original is left as it was.
     #[error("the compacted copy did not match the original ({0}); the original is unchanged")]
@@ -299,6 +303,18 @@ struct Inner {
     _lock: File,
 }
 
+/// Whether [`Store::open_with`] may create a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Create the directory and an empty database if there is none (what
+    /// the server and the commands that add links need).
+    CreateIfMissing,
+    /// Open only a database that is there, creating nothing when it is not:
+    /// for commands that read, where an empty database made on a mistyped
+    /// path would answer "0 links" as if that were true.
+    Existing,
+}
+
 /// The link store. Cheap to clone; clones share one database.
 #[derive(Clone)]
 pub struct Store {
@@ -313,13 +329,46 @@ impl Store {
     /// [`StoreError::Locked`] when another process has the directory open;
     /// I/O and sled errors; [`StoreError::Schema`] for a newer layout.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        Store::open_with(dir, cache_bytes, OpenMode::CreateIfMissing)
+    }
+
+    /// Opens the database in `dir` only if there is one (see
+    /// [`OpenMode::Existing`]).
+    ///
+    /// # Errors
+    /// [`StoreError::NoDataDirectory`] and [`StoreError::NoDatabase`], with
+    /// nothing created; otherwise as [`Store::open`].
+    pub fn open_existing(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        Store::open_with(dir, cache_bytes, OpenMode::Existing)
+    }
+
+    /// [`Store::open`] or [`Store::open_existing`], as `mode` says.
+    ///
+    /// # Errors
+    /// As those two.
+    pub fn open_with(dir: &Path, cache_bytes: u64, mode: OpenMode) -> Result<Store, StoreError> {
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| StoreError::Io { path, source }
         };
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        match mode {
+            OpenMode::CreateIfMissing => std::fs::create_dir_all(dir).map_err(io(dir))?,
+            OpenMode::Existing => {
+                if !dir.is_dir() {
+                    return Err(StoreError::NoDataDirectory(dir.to_owned()));
+                }
+                // Checked before the lock file is made; a stopped compaction
+                // may have left the database under its other names.
+                if !compact::holds_database(dir) {
+                    return Err(StoreError::NoDatabase(dir.to_owned()));
+                }
+            }
+        }
         let lock = lock_dir(dir)?;
         compact::recover(dir)?;
+        if mode == OpenMode::Existing && !compact::holds_database(dir) {
+            return Err(StoreError::NoDatabase(dir.to_owned()));
+        }
         // Targets and password hashes are not for other users of the machine,
         // whatever an older kurz or a looser umask left.
         crate::private::tighten(dir).map_err(io(dir))?;

@@ -52,7 +52,9 @@ fn scrubbed(mut cmd: Command, cwd: &Path) -> Command {
         }
     }
     // The default data directory is relative (./kurz-data): a test that
-    // forgot --data must still stay inside its temporary directory.
+    // forgot --data must still stay inside its temporary directory. Under
+    // systemd it would be $STATE_DIRECTORY instead.
+    cmd.env_remove("STATE_DIRECTORY");
     cmd.current_dir(cwd)
         .env("HOME", cwd)
         .env("RUST_LOG", "info")
@@ -170,9 +172,19 @@ impl Server {
         Server::launch(kurz(cwd), data, extra)
     }
 
+    /// As [`Server::start_with`], listening on `listen` instead.
+    pub fn start_listening(data: &Path, listen: &str, extra: &[&str]) -> Server {
+        let cwd = data.parent().expect("data dir has a parent");
+        Server::launch_on(kurz(cwd), listen, data, extra)
+    }
+
     /// As [`Server::start_with`], with `cmd` (from [`kurz`] or
     /// [`kurz_with_file_limit`]) as the program.
-    pub fn launch(mut cmd: Command, data: &Path, extra: &[&str]) -> Server {
+    pub fn launch(cmd: Command, data: &Path, extra: &[&str]) -> Server {
+        Server::launch_on(cmd, "127.0.0.1:0", data, extra)
+    }
+
+    fn launch_on(mut cmd: Command, listen: &str, data: &Path, extra: &[&str]) -> Server {
         let log = data.with_extension("log");
         // A file, not a pipe, for the log: the server logs every request it
         // creates a link for, and a pipe nobody reads would block it.
@@ -181,7 +193,7 @@ impl Server {
             .append(true)
             .open(&log)
             .expect("open the server log");
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        cmd.args(["serve", "--listen", listen, "--data"])
             .arg(data)
             .args(extra)
             .stdout(Stdio::piped())
