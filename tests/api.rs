@@ -118,12 +118,20 @@ async fn invalid_urls_slugs_and_values_are_422() {
 async fn malformed_bodies_are_400_naming_the_field() {
     let s = start_server().await;
     let cases = [
-        ("{not json", ""),
-        (r#"{"slug":"x"}"#, "url"),
-        (r#"{"url":42}"#, ""),
+        ("{not json", "the body is not valid JSON"),
+        (r#"{"slug":"x"}"#, "url: is required"),
+        (r#"{"url":42}"#, "url: must be text holding an absolute URL"),
         (r#"{"url":"https://a.example/","colour":"red"}"#, "colour"),
-        (r#"{"url":"https://a.example/","max_clicks":-1}"#, ""),
-        (r#"["https://a.example/"]"#, ""),
+        (
+            r#"{"url":"https://a.example/","max_clicks":-1}"#,
+            "max_clicks",
+        ),
+        (r#"["https://a.example/"]"#, "JSON object"),
+        // serde's own words named Rust types, and no field.
+        (
+            r#"{"url":"https://a.example/","max_clicks":"5"}"#,
+            "max_clicks: must be a whole number of at least 1, not the text \"5\"",
+        ),
     ];
     for (body, field) in cases {
         let r = s.api(Method::POST, "/api/links", Some(body)).await;
