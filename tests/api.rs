@@ -223,6 +223,32 @@ async fn the_api_needs_the_key() {
     s.stop().await;
 }
 
+// Only `Bearer` was looked for, so a key sent as `Authorization: <key>`
+// was answered as if none had been sent: "an API key is required".
+#[tokio::test]
+async fn a_key_sent_without_bearer_is_told_the_form_expected() {
+    let s = start_server().await;
+    for value in [
+        KEY.to_owned(),
+        format!("Token {KEY}"),
+        "Basic dGVzdDp0ZXN0".into(),
+    ] {
+        let h = [("authorization", value.as_str())];
+        let r = request(s.addr, Method::GET, "/api/links", &h, None).await;
+        let detail = r.assert_problem(401);
+        assert!(detail.contains("without 'Bearer '"), "{value}: {detail}");
+        assert!(
+            detail.contains("'Authorization: Bearer <key>' or 'X-Api-Key: <key>'"),
+            "{value}: {detail}"
+        );
+        assert!(!detail.contains(KEY), "{detail}");
+    }
+    let r = request(s.addr, Method::GET, "/api/links", &[], None).await;
+    let detail = r.assert_problem(401);
+    assert!(detail.contains("an API key is required"), "{detail}");
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn search_finds_slug_or_url_substrings_ignoring_case() {
     let s = start_server().await;
