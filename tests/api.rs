@@ -223,6 +223,46 @@ async fn the_api_needs_the_key() {
     s.stop().await;
 }
 
+// Unknown JSON fields were refused, unknown query parameters ignored: a
+// `page=2` (or a misspelt `limt=5`) silently answered the first page.
+#[tokio::test]
+async fn an_unknown_query_parameter_is_refused_naming_it() {
+    let s = start_server().await;
+    s.create(r#"{"url":"https://a.example/","slug":"k"}"#).await;
+    for (path, name, accepted) in [
+        ("/api/links?page=2", "'page'", "limit, cursor, q, tag"),
+        (
+            "/api/links?limit=5&limt=5",
+            "'limt'",
+            "limit, cursor, q, tag",
+        ),
+        (
+            "/api/links/k/stats?days=7&from=2024-01-01",
+            "'from'",
+            "days",
+        ),
+        (
+            "/api/links/k/qr?format=png&scale=2",
+            "'scale'",
+            "format, size",
+        ),
+    ] {
+        let detail = s.api(Method::GET, path, None).await.assert_problem(400);
+        assert!(detail.contains(name), "{path}: {detail}");
+        assert!(detail.ends_with(accepted), "{path}: {detail}");
+    }
+    // The accepted ones still work, and short links keep their query.
+    for path in [
+        "/api/links?limit=5&cursor=1.k&q=a&tag=t",
+        "/api/links/k/stats?days=7",
+        "/api/links/k/qr?format=png&size=64",
+    ] {
+        assert_eq!(s.api(Method::GET, path, None).await.status, 200, "{path}");
+    }
+    assert_eq!(s.get("/k?page=2&utm_source=x").await.status, 302);
+    s.stop().await;
+}
+
 // Only `Bearer` was looked for, so a key sent as `Authorization: <key>`
 // was answered as if none had been sent: "an API key is required".
 #[tokio::test]
