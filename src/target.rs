@@ -214,6 +214,64 @@ impl TargetRules {
     }
 }
 
+/// A stored target as a person would type it, for searching: its host
+/// decoded from punycode to Unicode and the rest percent-decoded (bytes
+/// that are not UTF-8 become U+FFFD). `None` when it has neither, so a
+/// search need not look twice. Never for display or for `Location`: the
+/// decoded text may hold spaces, control and bidirectional characters.
+pub fn search_form(target: &str) -> Option<String> {
+    let punycode = target.contains("xn--");
+    if !punycode && !target.contains('%') {
+        return None;
+    }
+    // A stored target is the url crate's serialization: `scheme://host`,
+    // then an optional port, path, query and fragment (never user info).
+    let (scheme, rest) = target.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    // An IPv6 literal holds ':' itself; a domain or IPv4 host does not.
+    let host_end = match authority.strip_prefix('[') {
+        Some(v6) => v6.find(']').map_or(authority.len(), |i| i + 2),
+        None => authority.find(':').unwrap_or(authority.len()),
+    };
+    let (host, port) = authority.split_at(host_end);
+    let host = if punycode {
+        let unicode = url::quirks::domain_to_unicode(host);
+        if unicode.is_empty() {
+            host.to_owned()
+        } else {
+            unicode
+        }
+    } else {
+        host.to_owned()
+    };
+    Some(format!("{scheme}://{host}{port}{}", percent_decode(tail)))
+}
+
+/// `text` with every `%XX` replaced by its byte, read as UTF-8 (lossily).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' {
+            if let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
+                // Two hex digits: at most 0xFF.
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,5 +451,28 @@ mod tests {
                 assert!(!text.contains(&p.to_string()), "{raw:?}: {text}");
             }
         }
+    }
+
+    #[test]
+    fn the_search_form_decodes_punycode_hosts_and_percent_escapes() {
+        let stored = |raw: &str| String::from(rules().check(raw).unwrap());
+        let s = stored("https://www.münchen.de:8443/Straße?q=ü#ä");
+        assert_eq!(
+            s,
+            "https://www.xn--mnchen-3ya.de:8443/Stra%C3%9Fe?q=%C3%BC#%C3%A4"
+        );
+        assert_eq!(
+            search_form(&s).as_deref(),
+            Some("https://www.münchen.de:8443/Straße?q=ü#ä")
+        );
+        assert_eq!(
+            search_form("http://[2001:db8::1]:8080/a%20b").as_deref(),
+            Some("http://[2001:db8::1]:8080/a b")
+        );
+        assert_eq!(
+            search_form("https://a.example/%FF%zz").as_deref(),
+            Some("https://a.example/\u{fffd}%zz")
+        );
+        assert_eq!(search_form("https://a.example/plain"), None);
     }
 }
