@@ -2,8 +2,8 @@
 //!
 //! A slug is the path segment of a short URL. Generated slugs are nanoids over
 //! `0-9A-Za-z` (no `_`/`-`, so they survive being double-clicked and pasted);
-//! custom slugs may also use `_` and `-`. Words the server routes itself are
-//! reserved so a link can never shadow a page of kurz.
+//! custom slugs may also use `_` and `-`. The first path segments the server
+//! routes itself are reserved so a link can never shadow a page of kurz.
 
 use thiserror::Error;
 
@@ -22,11 +22,12 @@ pub const ALPHABET: [char; 62] = [
     'v', 'w', 'x', 'y', 'z',
 ];
 
-/// Path segments that belong to kurz itself, compared case-insensitively.
-const RESERVED: &[&str] = &[
-    "admin", "api", "app", "assets", "auth", "docs", "favicon", "health", "healthz", "index",
-    "login", "logout", "metrics", "openapi", "robots", "session", "static", "status", "version",
-];
+/// The first path segments kurz routes itself (see
+/// [`crate::http::router::ROUTES`]), compared case-insensitively: only
+/// these, so that real slugs brought from other shorteners (`docs`,
+/// `status`) fit. A route added there under a new first segment must be
+/// added here (a test checks), and shadows any link of that name.
+const RESERVED: &[&str] = &["api", "assets", "healthz", "metrics"];
 
 /// Why a custom slug was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -117,6 +118,28 @@ mod tests {
         assert_eq!(validate(".."), Err(SlugError::BadChar));
         assert_eq!(validate("API"), Err(SlugError::Reserved("API".into())));
         assert!(could_exist("api"));
+    }
+
+    // Words kurz never served (docs, app, status, index, version, ...) were
+    // reserved too, so imports from YOURLS lost real slugs such as `Docs`.
+    #[test]
+    fn only_the_first_segments_kurz_routes_are_reserved() {
+        let routed: std::collections::BTreeSet<&str> = crate::http::router::ROUTES
+            .iter()
+            .filter_map(|(_, path)| path.trim_start_matches('/').split('/').next())
+            .filter(|first| could_exist(first))
+            .collect();
+        let reserved: std::collections::BTreeSet<&str> = RESERVED.iter().copied().collect();
+        assert_eq!(reserved, routed);
+        for word in [
+            "docs", "Docs", "app", "status", "index", "version", "login", "admin",
+        ] {
+            assert_eq!(validate(word), Ok(()), "{word}");
+        }
+        assert_eq!(
+            validate("Metrics"),
+            Err(SlugError::Reserved("Metrics".into()))
+        );
     }
 
     #[test]

@@ -23,39 +23,68 @@ pub const MAX_HOST_LEN: usize = 253;
 /// Longest label of a host name, in bytes (RFC 1035).
 pub const MAX_LABEL_LEN: usize = 63;
 
-/// Why a target URL was refused.
+/// How a URL that kurz accepts looks, for messages that refuse one.
+pub const EXAMPLE: &str = "https://example.com/page";
+
+/// Why a target URL was refused. Each message reads after the field's name
+/// (`url: ...`) and says, in plain words, what the url must be instead.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TargetError {
     /// The URL was empty.
-    #[error("the url is empty")]
+    #[error("must not be empty: send an absolute URL such as {EXAMPLE}")]
     Empty,
     /// The URL was longer than [`MAX_LEN`] bytes.
-    #[error("the url is longer than {MAX_LEN} bytes")]
+    #[error("must be at most {MAX_LEN} bytes long")]
     TooLong,
     /// The URL held a control character or whitespace.
-    #[error("the url contains whitespace or a control character")]
+    #[error("contains a space, a line break or another invisible character: a URL is one unbroken piece of text such as {EXAMPLE} (a space inside one is written %20)")]
     BadChar,
     /// The URL did not parse as an absolute URL.
-    #[error("the url is not an absolute URL: {0}")]
-    Parse(String),
+    #[error("{}", parse_message(*.0))]
+    Parse(url::ParseError),
     /// The scheme was neither http nor https.
-    #[error("only http and https urls can be shortened, not '{0}:'")]
+    #[error("must start with http:// or https://: only http and https urls can be shortened, not '{0}:'")]
     Scheme(String),
     /// The URL had no host.
-    #[error("the url has no host")]
+    #[error("has no host: an absolute URL names one after http:// or https://, such as {EXAMPLE}")]
     NoHost,
     /// The URL carried a user name or password.
-    #[error("the url must not contain a user name or password")]
+    #[error("must not contain a user name or password")]
     Credentials,
     /// The host name is longer than DNS allows.
-    #[error("the url's host is longer than {MAX_HOST_LEN} characters, so it can never resolve")]
+    #[error("has a host longer than {MAX_HOST_LEN} characters, so it can never resolve")]
     HostTooLong,
     /// A label of the host name is longer than DNS allows.
-    #[error("a label (the part between two dots) of the url's host is longer than {MAX_LABEL_LEN} characters, so it can never resolve")]
+    #[error("has a label (a part between two dots) in its host longer than {MAX_LABEL_LEN} characters, so it can never resolve")]
     LabelTooLong,
     /// The URL points back at this server.
     #[error("the url points back at this shortener, which would redirect in a loop")]
     Loop,
+}
+
+/// What the url must be, for each way the url crate fails to parse one:
+/// its own texts ("relative URL without a base") speak of its internals.
+fn parse_message(e: url::ParseError) -> String {
+    use url::ParseError as P;
+    let must = match e {
+        P::EmptyHost => "must name a host after http:// or https://",
+        P::InvalidPort => "must have a port (the number after the host's ':') from 0 to 65535",
+        P::InvalidIpv4Address => {
+            "must have an IPv4 address of four numbers from 0 to 255 (such as 192.0.2.1) as its host, if it has an address"
+        }
+        P::InvalidIpv6Address => {
+            "must have a valid IPv6 address in its [brackets] (such as [2001:db8::1], without a zone)"
+        }
+        // The url crate reports a forbidden sign in a host as either.
+        P::InvalidDomainCharacter | P::IdnaError => {
+            "must have a host made of letters (any alphabet), digits, '-' and '.': no %, @ or other signs, not even percent-encoded, and no broken xn-- parts"
+        }
+        P::Overflow => "is too long",
+        // RelativeUrlWithoutBase and the variants only a relative or
+        // `mailto:`-like URL reaches: all say there is no absolute URL.
+        _ => "must be an absolute URL starting with http:// or https://",
+    };
+    format!("{must}, such as {EXAMPLE}")
 }
 
 /// The rules a target must pass, bound to this server's own base URL.
@@ -153,7 +182,7 @@ impl TargetRules {
         if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(TargetError::BadChar);
         }
-        let url = Url::parse(raw).map_err(|e| TargetError::Parse(e.to_string()))?;
+        let url = Url::parse(raw).map_err(TargetError::Parse)?;
         // `Url` lower-cases the scheme, so `JaVaScRiPt:` is caught here too.
         if url.scheme() != "http" && url.scheme() != "https" {
             return Err(TargetError::Scheme(url.scheme().to_owned()));
@@ -185,6 +214,64 @@ impl TargetRules {
     }
 }
 
+/// A stored target as a person would type it, for searching: its host
+/// decoded from punycode to Unicode and the rest percent-decoded (bytes
+/// that are not UTF-8 become U+FFFD). `None` when it has neither, so a
+/// search need not look twice. Never for display or for `Location`: the
+/// decoded text may hold spaces, control and bidirectional characters.
+pub fn search_form(target: &str) -> Option<String> {
+    let punycode = target.contains("xn--");
+    if !punycode && !target.contains('%') {
+        return None;
+    }
+    // A stored target is the url crate's serialization: `scheme://host`,
+    // then an optional port, path, query and fragment (never user info).
+    let (scheme, rest) = target.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    // An IPv6 literal holds ':' itself; a domain or IPv4 host does not.
+    let host_end = match authority.strip_prefix('[') {
+        Some(v6) => v6.find(']').map_or(authority.len(), |i| i + 2),
+        None => authority.find(':').unwrap_or(authority.len()),
+    };
+    let (host, port) = authority.split_at(host_end);
+    let host = if punycode {
+        let unicode = url::quirks::domain_to_unicode(host);
+        if unicode.is_empty() {
+            host.to_owned()
+        } else {
+            unicode
+        }
+    } else {
+        host.to_owned()
+    };
+    Some(format!("{scheme}://{host}{port}{}", percent_decode(tail)))
+}
+
+/// `text` with every `%XX` replaced by its byte, read as UTF-8 (lossily).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' {
+            if let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            ) {
+                // Two hex digits: at most 0xFF.
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,7 +295,10 @@ mod tests {
     fn refuses_what_a_shortener_must_not_hand_out() {
         let r = rules();
         assert_eq!(r.check(""), Err(TargetError::Empty));
-        assert!(matches!(r.check("/relative"), Err(TargetError::Parse(_))));
+        assert_eq!(
+            r.check("/relative"),
+            Err(TargetError::Parse(url::ParseError::RelativeUrlWithoutBase))
+        );
         assert_eq!(
             r.check("JaVaScRiPt:alert(1)"),
             Err(TargetError::Scheme("javascript".into()))
@@ -329,5 +419,60 @@ mod tests {
             rules().check("https://127.0.0.1:8080/x"),
             Err(TargetError::Loop)
         );
+    }
+
+    // The url crate's own texts were passed on: "not a url" without its
+    // spaces answered "relative URL without a base".
+    #[test]
+    fn refused_urls_are_explained_in_plain_words_not_the_url_crates() {
+        let r = rules();
+        for (raw, says) in [
+            (
+                "notaurl",
+                "must be an absolute URL starting with http:// or https://",
+            ),
+            (
+                "//evil.example/",
+                "must be an absolute URL starting with http://",
+            ),
+            ("https://a.example:99999/", "port"),
+            ("http://256.1.1.1/", "IPv4"),
+            ("http://[::1/", "IPv6"),
+            ("https://exa%00mple.com/", "digits, '-' and '.'"),
+            ("https://xn--a.example/", "xn--"),
+            ("not a url", "one unbroken piece of text"),
+            ("", "absolute URL"),
+        ] {
+            let e = r.check(raw).unwrap_err();
+            let text = e.to_string();
+            assert!(text.contains(says), "{raw:?}: {text}");
+            assert!(text.contains(EXAMPLE), "{raw:?}: {text}");
+            if let TargetError::Parse(p) = e {
+                assert!(!text.contains(&p.to_string()), "{raw:?}: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_search_form_decodes_punycode_hosts_and_percent_escapes() {
+        let stored = |raw: &str| String::from(rules().check(raw).unwrap());
+        let s = stored("https://www.münchen.de:8443/Straße?q=ü#ä");
+        assert_eq!(
+            s,
+            "https://www.xn--mnchen-3ya.de:8443/Stra%C3%9Fe?q=%C3%BC#%C3%A4"
+        );
+        assert_eq!(
+            search_form(&s).as_deref(),
+            Some("https://www.münchen.de:8443/Straße?q=ü#ä")
+        );
+        assert_eq!(
+            search_form("http://[2001:db8::1]:8080/a%20b").as_deref(),
+            Some("http://[2001:db8::1]:8080/a b")
+        );
+        assert_eq!(
+            search_form("https://a.example/%FF%zz").as_deref(),
+            Some("https://a.example/\u{fffd}%zz")
+        );
+        assert_eq!(search_form("https://a.example/plain"), None);
     }
 }

@@ -119,12 +119,20 @@ async fn invalid_urls_slugs_and_values_are_422() {
 async fn malformed_bodies_are_400_naming_the_field() {
     let s = start_server().await;
     let cases = [
-        ("{not json", ""),
-        (r#"{"slug":"x"}"#, "url"),
-        (r#"{"url":42}"#, ""),
+        ("{not json", "the body is not valid JSON"),
+        (r#"{"slug":"x"}"#, "url: is required"),
+        (r#"{"url":42}"#, "url: must be text holding an absolute URL"),
         (r#"{"url":"https://a.example/","colour":"red"}"#, "colour"),
-        (r#"{"url":"https://a.example/","max_clicks":-1}"#, ""),
-        (r#"["https://a.example/"]"#, ""),
+        (
+            r#"{"url":"https://a.example/","max_clicks":-1}"#,
+            "max_clicks",
+        ),
+        (r#"["https://a.example/"]"#, "JSON object"),
+        // serde's own words named Rust types, and no field.
+        (
+            r#"{"url":"https://a.example/","max_clicks":"5"}"#,
+            "max_clicks: must be a whole number of at least 1, not the text \"5\"",
+        ),
     ];
     for (body, field) in cases {
         let r = s.api(Method::POST, "/api/links", Some(body)).await;
@@ -213,6 +221,72 @@ async fn the_api_needs_the_key() {
     )
     .await;
     assert_eq!(r.status, 200);
+    s.stop().await;
+}
+
+// Unknown JSON fields were refused, unknown query parameters ignored: a
+// `page=2` (or a misspelt `limt=5`) silently answered the first page.
+#[tokio::test]
+async fn an_unknown_query_parameter_is_refused_naming_it() {
+    let s = start_server().await;
+    s.create(r#"{"url":"https://a.example/","slug":"k"}"#).await;
+    for (path, name, accepted) in [
+        ("/api/links?page=2", "'page'", "limit, cursor, q, tag"),
+        (
+            "/api/links?limit=5&limt=5",
+            "'limt'",
+            "limit, cursor, q, tag",
+        ),
+        (
+            "/api/links/k/stats?days=7&from=2024-01-01",
+            "'from'",
+            "days",
+        ),
+        (
+            "/api/links/k/qr?format=png&scale=2",
+            "'scale'",
+            "format, size",
+        ),
+    ] {
+        let detail = s.api(Method::GET, path, None).await.assert_problem(400);
+        assert!(detail.contains(name), "{path}: {detail}");
+        assert!(detail.ends_with(accepted), "{path}: {detail}");
+    }
+    // The accepted ones still work, and short links keep their query.
+    for path in [
+        "/api/links?limit=5&cursor=1.k&q=a&tag=t",
+        "/api/links/k/stats?days=7",
+        "/api/links/k/qr?format=png&size=64",
+    ] {
+        assert_eq!(s.api(Method::GET, path, None).await.status, 200, "{path}");
+    }
+    assert_eq!(s.get("/k?page=2&utm_source=x").await.status, 302);
+    s.stop().await;
+}
+
+// Only `Bearer` was looked for, so a key sent as `Authorization: <key>`
+// was answered as if none had been sent: "an API key is required".
+#[tokio::test]
+async fn a_key_sent_without_bearer_is_told_the_form_expected() {
+    let s = start_server().await;
+    for value in [
+        KEY.to_owned(),
+        format!("Token {KEY}"),
+        "Basic dGVzdDp0ZXN0".into(),
+    ] {
+        let h = [("authorization", value.as_str())];
+        let r = request(s.addr, Method::GET, "/api/links", &h, None).await;
+        let detail = r.assert_problem(401);
+        assert!(detail.contains("without 'Bearer '"), "{value}: {detail}");
+        assert!(
+            detail.contains("'Authorization: Bearer <key>' or 'X-Api-Key: <key>'"),
+            "{value}: {detail}"
+        );
+        assert!(!detail.contains(KEY), "{detail}");
+    }
+    let r = request(s.addr, Method::GET, "/api/links", &[], None).await;
+    let detail = r.assert_problem(401);
+    assert!(detail.contains("an API key is required"), "{detail}");
     s.stop().await;
 }
 

@@ -194,6 +194,9 @@ fn cases() -> Vec<Case> {
         (Method::GET, "/api/links?limit=0", None, b"", 400),
         (Method::GET, "/api/links?limit=abc", None, b"", 400),
         (Method::GET, "/api/links?cursor=%00", None, b"", 400),
+        (Method::GET, "/api/links?page=2", None, b"", 400),
+        (Method::GET, "/api/links/keep1/stats?from=0", None, b"", 400),
+        (Method::GET, "/api/links/keep1/qr?scale=2", None, b"", 400),
         (
             Method::GET,
             "/api/links/keep1/stats?days=-1",

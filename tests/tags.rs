@@ -156,11 +156,14 @@ async fn bad_tags_are_refused_naming_the_tag_and_nothing_changes() {
         (r#"[""]"#.to_owned(), 422, "''"),
         (r#"["ä"]"#.to_owned(), 422, "'ä'"),
         (many, 422, "17 tags"),
-        // A wrong JSON type is a 400, as for every field (serde does not
-        // say which field it was).
-        (r#"[1]"#.to_owned(), 400, "expected a string"),
-        (r#""good""#.to_owned(), 400, "expected a sequence"),
-        (r#"[["a"]]"#.to_owned(), 400, "expected a string"),
+        // A wrong JSON type is a 400, as for every field, naming the tag.
+        (r#"[1]"#.to_owned(), 400, "tags[0]: must be a tag as text"),
+        (r#""good""#.to_owned(), 400, "tags: must be a list of tags"),
+        (
+            r#"[["a"]]"#.to_owned(),
+            400,
+            "tags[0]: must be a tag as text",
+        ),
     ];
     for (tags, status, names) in &cases {
         let r = s

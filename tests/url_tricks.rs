@@ -28,8 +28,24 @@ enum Want {
 
 /// The reasons a url is refused, as the problem detail words them.
 const SCHEME: Want = Want::Refused(422, "only http and https");
-const CHAR: Want = Want::Refused(422, "whitespace or a control character");
-const PARSE: Want = Want::Refused(422, "not an absolute URL");
+const CHAR: Want = Want::Refused(
+    422,
+    "invisible character: a URL is one unbroken piece of text such as https://example.com/page",
+);
+const PARSE: Want = Want::Refused(
+    422,
+    "must be an absolute URL starting with http:// or https://, such as https://example.com/page",
+);
+const HOST_CHAR: Want = Want::Refused(
+    422,
+    "host made of letters (any alphabet), digits, '-' and '.'",
+);
+const PORT: Want = Want::Refused(
+    422,
+    "port (the number after the host's ':') from 0 to 65535",
+);
+const IPV4: Want = Want::Refused(422, "IPv4 address of four numbers from 0 to 255");
+const IPV6: Want = Want::Refused(422, "valid IPv6 address");
 const CREDS: Want = Want::Refused(422, "user name or password");
 const LOOP: Want = Want::Refused(422, "loop");
 const LABEL_LONG: Want = Want::Refused(422, "longer than 63");
@@ -87,6 +103,8 @@ fn tricks(port: u16) -> Vec<Row> {
         esc("mailto", "mailto:a@a.example", SCHEME),
         esc("wss", "wss://a.example/", SCHEME),
         esc("protocol-relative", "//evil.example/", PARSE),
+        esc("no scheme", "example.com/page", PARSE),
+        esc("words, not a url", "not a url", CHAR),
         esc("upper-case https", "HTTPS://Example.COM", to("https://example.com/")),
         esc("http without slashes", "http:evil.example", to("http://evil.example/")),
         esc("backslashes", r"https:\\evil.example\x", to("https://evil.example/x")),
@@ -96,7 +114,7 @@ fn tricks(port: u16) -> Vec<Row> {
         esc("user and password", "https://user:pass@host.example/", CREDS),
         esc("empty userinfo", "https://@evil.example/", to("https://evil.example/")),
         esc("empty user and password", "https://:@evil.example/", to("https://evil.example/")),
-        esc("@ percent-encoded in the host", "https://paypal.com%40evil.example/", PARSE),
+        esc("@ percent-encoded in the host", "https://paypal.com%40evil.example/", HOST_CHAR),
         esc("backslash before @", r"https://evil.example\@paypal.com/", to("https://evil.example/@paypal.com/")),
         // Control characters and whitespace anywhere, escaped and raw.
         esc("CR in the scheme", "ht\rtps://a.example/", CHAR),
@@ -117,10 +135,10 @@ fn tricks(port: u16) -> Vec<Row> {
         esc("line separator in the fragment", "https://a.example/#\u{2028}", CHAR),
         esc("ideographic space in the host", "https://a\u{3000}.example/", CHAR),
         // Percent-encoded: refused in the host, kept encoded elsewhere.
-        esc("%0d%0a in the host", "https://exa%0d%0ample.com/", PARSE),
-        esc("%00 in the host", "https://exa%00mple.com/", PARSE),
-        esc("%0a in the host", "https://exa%0amp.com/", PARSE),
-        esc("%09 in the host", "https://exa%09mple.com/", PARSE),
+        esc("%0d%0a in the host", "https://exa%0d%0ample.com/", HOST_CHAR),
+        esc("%00 in the host", "https://exa%00mple.com/", HOST_CHAR),
+        esc("%0a in the host", "https://exa%0amp.com/", HOST_CHAR),
+        esc("%09 in the host", "https://exa%09mple.com/", HOST_CHAR),
         esc("%0d%0a in the path", "https://a.example/%0d%0aSet-Cookie:%20a=b", to("https://a.example/%0d%0aSet-Cookie:%20a=b")),
         // Unicode: punycode hosts, percent-encoded elsewhere.
         esc("Cyrillic a homograph", "https://\u{430}pple.com/", to("https://xn--pple-43d.com/")),
@@ -129,16 +147,16 @@ fn tricks(port: u16) -> Vec<Row> {
         esc("ideographic full stop", "https://example\u{3002}com/", to("https://example.com/")),
         esc("soft hyphen in the host", "https://pay\u{ad}pal.com/", to("https://paypal.com/")),
         esc("zero-width space in the host", "https://pay\u{200b}pal.com/", to("https://paypal.com/")),
-        esc("invalid punycode", "https://xn--a.example/", PARSE),
+        esc("invalid punycode", "https://xn--a.example/", HOST_CHAR),
         esc("Unicode path, query, fragment", "https://a.example/ü?ü#ü", to("https://a.example/%C3%BC?%C3%BC#%C3%BC")),
         esc("right-to-left override", "https://a.example/\u{202e}fdp.exe", to("https://a.example/%E2%80%AEfdp.exe")),
         // Names DNS can never resolve (they were stored before issue 19).
         esc("label over 63", &label64, LABEL_LONG),
         esc("host over 253", &host305, HOST_LONG),
         // Ports.
-        esc("port 99999", "https://a.example:99999/", PARSE),
-        esc("port 65536", "https://a.example:65536/", PARSE),
-        esc("port -1", "https://a.example:-1/", PARSE),
+        esc("port 99999", "https://a.example:99999/", PORT),
+        esc("port 65536", "https://a.example:65536/", PORT),
+        esc("port -1", "https://a.example:-1/", PORT),
         esc("port 0", "https://a.example:0/", to("https://a.example:0/")),
         esc("port 65535", "https://a.example:65535/", to("https://a.example:65535/")),
         esc("default port", "https://a.example:443/", to("https://a.example/")),
@@ -148,11 +166,11 @@ fn tricks(port: u16) -> Vec<Row> {
         esc("IPv6 with port", "http://[2001:db8::1]:8080/x", to("http://[2001:db8::1]:8080/x")),
         esc("IPv6 spelled long", "http://[2001:DB8:0:0:0:0:0:1]/", to("http://[2001:db8::1]/")),
         esc("IPv4-mapped IPv6", "http://[::ffff:127.0.0.1]/", to("http://[::ffff:7f00:1]/")),
-        esc("IPv6 unclosed", "http://[::1/", PARSE),
-        esc("IPv6 zone id", "http://[fe80::1%25eth0]/", PARSE),
+        esc("IPv6 unclosed", "http://[::1/", IPV6),
+        esc("IPv6 zone id", "http://[fe80::1%25eth0]/", IPV6),
         esc("IPv4 in hex", "http://0x7f.1/", to("http://127.0.0.1/")),
         esc("IPv4 as one number", "http://2130706433/", to("http://127.0.0.1/")),
-        esc("IPv4 out of range", "http://256.1.1.1/", PARSE),
+        esc("IPv4 out of range", "http://256.1.1.1/", IPV4),
         esc("LAN address", "http://192.168.1.1/", to("http://192.168.1.1/")),
         // Loops back to the default base http://127.0.0.1:{port}.
         esc("loop", &format!("http://127.0.0.1:{port}/abc"), LOOP),

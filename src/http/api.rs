@@ -90,20 +90,41 @@ pub async fn create(app: Arc<App>, req: Request<Incoming>, by: &str) -> Reply {
     Ok(resp)
 }
 
-/// Query parameters as (name, value) pairs, percent-decoded.
-fn query(req_query: Option<&str>) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(req_query.unwrap_or("").as_bytes())
+/// Longest parameter name a refusal quotes back, in characters.
+const NAME_QUOTE_MAX: usize = 64;
+
+/// Query parameters as (name, value) pairs, percent-decoded, when every
+/// name is one of `accepted`.
+///
+/// # Errors
+/// 400 naming the first other parameter and listing the accepted ones:
+/// a misspelt or unsupported one (`page=2`) would otherwise be ignored
+/// without a word, as unknown JSON fields are not.
+fn query(
+    req_query: Option<&str>,
+    accepted: &'static [&'static str],
+) -> Result<Vec<(String, String)>, ApiError> {
+    let q: Vec<(String, String)> = url::form_urlencoded::parse(req_query.unwrap_or("").as_bytes())
         .into_owned()
-        .collect()
+        .collect();
+    if let Some((name, _)) = q.iter().find(|(k, _)| !accepted.contains(&k.as_str())) {
+        let shown: String = name.chars().take(NAME_QUOTE_MAX).collect();
+        let more = if shown.len() < name.len() { "…" } else { "" };
+        return Err(ApiError::bad_request(format!(
+            "'{shown}{more}' is not a query parameter of this route; the accepted ones are {}",
+            accepted.join(", ")
+        )));
+    }
+    Ok(q)
 }
 
 fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
     q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-/// `GET /api/links?limit=N&cursor=C&q=TEXT&tag=T`.
+/// `GET /api/links?limit=N&cursor=C&q=TEXT&tag=T`; any other parameter is a 400.
 pub async fn list(app: Arc<App>, raw_query: Option<&str>) -> Reply {
-    let q = query(raw_query);
+    let q = query(raw_query, &["limit", "cursor", "q", "tag"])?;
     let limit = match param(&q, "limit") {
         None => PAGE_DEFAULT,
         Some(v) => v
@@ -207,7 +228,7 @@ pub async fn delete(app: Arc<App>, slug: &str) -> Reply {
 
 /// `GET /api/links/{slug}/stats?days=N`.
 pub async fn stats(app: Arc<App>, slug: &str, raw_query: Option<&str>) -> Reply {
-    let q = query(raw_query);
+    let q = query(raw_query, &["days"])?;
     let days = match param(&q, "days") {
         None => DAYS_DEFAULT,
         Some(v) => v
@@ -316,7 +337,7 @@ struct BotVisits {
 /// `GET /api/links/{slug}/qr?format=svg|png&size=N`: a QR code of the
 /// link's short URL (default SVG, 256 pixels).
 pub async fn qr(app: Arc<App>, slug: &str, raw_query: Option<&str>) -> Reply {
-    let q = query(raw_query);
+    let q = query(raw_query, &["format", "size"])?;
     let format = match param(&q, "format") {
         None => qr::Format::Svg,
         Some(f) => qr::Format::parse(f)

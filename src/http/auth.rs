@@ -14,23 +14,30 @@ use crate::keys::{Caller, Keyring, Scope};
 /// Who the request's key is, among `keys` (counted as used at `now`, Unix ms).
 ///
 /// # Errors
-/// 401 with `WWW-Authenticate: Bearer` when no key or a wrong (or revoked)
-/// key is given.
+/// 401 with `WWW-Authenticate: Bearer` when no key, a wrong (or revoked)
+/// key, or an `Authorization` header of another scheme is given; the
+/// detail says which, and the two forms a key may take.
 pub fn check(headers: &HeaderMap, keys: &Keyring, now: i64) -> Result<Caller, ApiError> {
     let given = presented(headers);
     if let Some(caller) = given.and_then(|g| keys.identify(g, now)) {
         return Ok(caller);
     }
-    Err(unauthorized(given.is_some()))
+    let detail = match given {
+        Some(_) => "the API key is not valid",
+        // A key sent as `Authorization: <key>` is still a key sent: say
+        // what is missing rather than that none came.
+        None if headers.contains_key(AUTHORIZATION) => {
+            "the Authorization header was sent without 'Bearer ': send the key as 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'"
+        }
+        None => {
+            "an API key is required: send the key as 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'"
+        }
+    };
+    Err(unauthorized(detail))
 }
 
-/// The 401 for a request without a usable key (`wrong`: it sent one).
-pub fn unauthorized(wrong: bool) -> ApiError {
-    let detail = if wrong {
-        "the API key is not valid"
-    } else {
-        "an API key is required: send 'Authorization: Bearer <key>' or 'X-Api-Key: <key>'"
-    };
+/// The 401 for a request without a usable key, saying why.
+fn unauthorized(detail: &'static str) -> ApiError {
     ApiError {
         header: Some((
             WWW_AUTHENTICATE,

@@ -15,6 +15,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::error::ApiError;
 use super::{App, Body};
+
+mod shape;
 use crate::store::{Link, LinkPatch, REDIRECT_STATUSES};
 use crate::target::TargetRules;
 use crate::{clock, slug};
@@ -332,16 +334,19 @@ pub async fn read_json<T: DeserializeOwned>(req: Request<Incoming>) -> Result<T,
 ///
 /// # Errors
 /// 400 for bytes that are not JSON, JSON that is not an object, or an
-/// object that does not fit `T` (the detail names the field).
+/// object that does not fit `T`: the detail names the field and says in
+/// plain words what it must be (`max_clicks: must be a whole number of at
+/// least 1, not the text "5"`), or lists the accepted fields.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(shape::syntax(&e)))?;
     // serde would also read a struct from a JSON array; only objects fit.
     if !value.is_object() {
-        return Err(ApiError::bad_request("the body must be a JSON object"));
+        return Err(ApiError::bad_request(
+            "the body must be a JSON object, in curly braces: {\"field\": value, ...}",
+        ));
     }
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    T::deserialize(shape::Walk(value)).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 /// True for a `Content-Type` value of `application/json` or

@@ -57,9 +57,12 @@ impl Store {
         self.search(limit, after, None)
     }
 
-    /// Up to `limit` links whose slug or URL contains `needle` (ASCII case
+    /// Up to `limit` links whose slug or URL contains `needle` (case
     /// ignored; all of a link when `None`), newest first, starting after
-    /// `after`. A search looks at no more than [`SEARCH_SCAN`] links per
+    /// `after`. The URL matches as stored (punycode host, percent-encoded)
+    /// and as typed: its host in Unicode, its escapes decoded
+    /// ([`crate::target::search_form`]), so `münchen` finds
+    /// `https://xn--mnchen-3ya.de/`. A search looks at no more than [`SEARCH_SCAN`] links per
     /// call, so one call stays short on a large database: its page can then
     /// hold fewer than `limit` links, even none, while `next` says where to
     /// go on.
@@ -100,7 +103,7 @@ impl Store {
         tag: Option<&str>,
         scan: usize,
     ) -> Result<Page, StoreError> {
-        let needle = needle.map(str::to_ascii_lowercase);
+        let needle = needle.map(str::to_lowercase);
         let before = after.map(|c| entry_key(c.created_at, &c.slug));
         let entries: Box<dyn Iterator<Item = Result<Vec<u8>, StoreError>> + '_> = match tag {
             Some(t) => Box::new(self.inner.tags.newest_first(t, before.as_deref())),
@@ -148,9 +151,12 @@ impl Store {
                 break;
             }
             examined += 1;
-            let hit = needle
-                .as_deref()
-                .is_none_or(|n| contains(&slug, n) || contains(&link.target, n));
+            let hit = needle.as_deref().is_none_or(|n| {
+                contains(&slug, n)
+                    || contains(&link.target, n)
+                    || crate::target::search_form(&link.target)
+                        .is_some_and(|u| u.to_lowercase().contains(n))
+            });
             if hit {
                 if links.len() == limit {
                     next = last;
@@ -172,7 +178,8 @@ impl Store {
     }
 }
 
-/// Whether `hay` contains `needle` (already lower case), ASCII case ignored.
+/// Whether `hay` contains `needle` (already lower case), ASCII case ignored:
+/// slugs and stored URLs are ASCII, so no lower-case copy is needed.
 fn contains(hay: &str, needle: &str) -> bool {
     needle.is_empty()
         || hay
@@ -230,6 +237,33 @@ mod tests {
             .unwrap()
             .links
             .is_empty());
+    }
+
+    // URLs are stored ASCII (punycode host, percent-encoded path) and the
+    // needle was compared with that alone, so `münchen` found nothing.
+    #[test]
+    fn a_unicode_needle_finds_a_punycode_host_and_an_encoded_path() {
+        let (store, _dir) = store_with(2);
+        let rules = crate::target::TargetRules::new(None);
+        for (slug, raw) in [
+            ("m", "https://www.München.de/"),
+            ("g", "https://a.example/Straße/Größe?s=Ünïcode"),
+            ("space", "https://a.example/a%20b"),
+        ] {
+            let mut link = store.get("s0").unwrap().unwrap();
+            link.target = rules.check(raw).unwrap().into();
+            link.created_at += 10;
+            store.create(slug, &link).unwrap().unwrap();
+        }
+        let find = |n: &str| slugs(&store.search(50, None, Some(n)).unwrap()).join(",");
+        assert_eq!(find("münchen"), "m");
+        assert_eq!(find("MÜNCHEN.DE"), "m");
+        assert_eq!(find("xn--mnchen-3ya"), "m");
+        assert_eq!(find("straße/größe"), "g");
+        assert_eq!(find("GRÖSSE"), "");
+        assert_eq!(find("ünïcode"), "g");
+        assert_eq!(find("%c3%9F"), "g");
+        assert_eq!(find("a b"), "space");
     }
 
     #[test]
