@@ -91,7 +91,7 @@ function fillDetail(link) {
   $('detail-title').textContent = '/' + link.slug;
   setSafeHref($('detail-short'), link.short_url);
   $('detail-copied').textContent = '';
-  setSafeHref($('detail-target'), link.url);
+  setSafeHref($('detail-target'), link.url, link.url_display);
   $('detail-clicks').textContent = link.clicks.toLocaleString();
   $('detail-created').textContent = showTime(link.created_at);
   $('detail-expires').textContent = showTime(link.expires_at);

@@ -148,8 +148,11 @@ export function parseTags(input) {
 /** `n` and the noun: '1 click', '2 clicks'. */
 export const plural = (n, one, many) => n.toLocaleString() + ' ' + (n === 1 ? one : many);
 
-/** Sets `a` to point at `url` only if it is http(s); otherwise no link. */
-export function setSafeHref(a, url) {
+/**
+ * Sets `a` to point at `url` only if it is http(s); otherwise no link.
+ * It shows `text` (the URL itself when not given).
+ */
+export function setSafeHref(a, url, text = url) {
   let ok = false;
   try {
     const u = new URL(url);
@@ -162,7 +165,7 @@ export function setSafeHref(a, url) {
   } else {
     a.removeAttribute('href');
   }
-  a.textContent = url;
+  a.textContent = text;
 }
 
 /** Copies `text` to the clipboard and says how that went in `status`. */

@@ -89,7 +89,7 @@ function linkItem(link) {
   const li = el('li');
   const a = el('a', 'link-open');
   a.href = '#link/' + encodeURIComponent(link.slug);
-  a.append(el('span', 'link-slug', '/' + link.slug), el('span', 'link-url', link.url));
+  a.append(el('span', 'link-slug', '/' + link.slug), el('span', 'link-url', link.url_display));
   a.title = link.url;
   li.append(a);
   const dead = DEAD[link.state];

@@ -248,6 +248,42 @@ pub fn search_form(target: &str) -> Option<String> {
     Some(format!("{scheme}://{host}{port}{}", percent_decode(tail)))
 }
 
+/// A stored target as the page shows it: its host in Unicode
+/// (`https://münchen.example/…` for `https://xn--mnchen-3ya.example/…`)
+/// when every character of it is ASCII or a Latin letter, else `target`
+/// as it is. Conservative on purpose: Cyrillic, Greek and other scripts
+/// hold letters that look like Latin ones (`аpple.com`), and telling a
+/// look-alike from a real name needs Unicode's confusables data, which kurz
+/// does not carry, so such a host is shown as punycode, as browsers show a
+/// host they doubt. The path, query and fragment are left encoded: decoded,
+/// they could hold spaces and bidirectional controls. `Location` always
+/// uses the stored ASCII form.
+pub fn display_form(target: &str) -> String {
+    if !target.contains("xn--") {
+        return target.to_owned();
+    }
+    let Some((scheme, rest)) = target.split_once("://") else {
+        return target.to_owned();
+    };
+    let end = rest.find([':', '/', '?', '#']).unwrap_or(rest.len());
+    let (host, tail) = rest.split_at(end);
+    if host.starts_with('[') {
+        return target.to_owned();
+    }
+    let unicode = url::quirks::domain_to_unicode(host);
+    if unicode.is_empty() || !unicode.chars().all(latin_or_ascii) {
+        return target.to_owned();
+    }
+    format!("{scheme}://{unicode}{tail}")
+}
+
+/// ASCII, or a letter of the Latin blocks (Latin-1 Supplement and Latin
+/// Extended-A/B, Latin Extended Additional), without `×` and `÷`.
+fn latin_or_ascii(c: char) -> bool {
+    c.is_ascii()
+        || (matches!(c, '\u{c0}'..='\u{24f}' | '\u{1e00}'..='\u{1eff}') && c != '×' && c != '÷')
+}
+
 /// `text` with every `%XX` replaced by its byte, read as UTF-8 (lossily).
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
@@ -361,6 +397,34 @@ mod tests {
             Err(TargetError::Loop)
         );
         assert!(public.check("http://127.0.0.1:8080/x").is_ok());
+    }
+
+    // URLs are stored with punycode hosts, so the page showed
+    // `xn--mnchen-3ya.example` where the user typed `münchen.example`.
+    #[test]
+    fn latin_hosts_are_shown_in_unicode_and_look_alike_scripts_are_not() {
+        let show = |raw: &str| display_form(rules().check(raw).unwrap().as_str());
+        assert_eq!(
+            show("https://münchen.example/straße?q=ü"),
+            "https://münchen.example/stra%C3%9Fe?q=%C3%BC"
+        );
+        assert_eq!(
+            show("https://bücher.example:8443/x"),
+            "https://bücher.example:8443/x"
+        );
+        assert_eq!(show("https://Việt.example/"), "https://việt.example/");
+        // Cyrillic а in "аpple": shown as stored.
+        assert_eq!(show("https://аpple.com/"), "https://xn--pple-43d.com/");
+        assert_eq!(show("https://例え.jp/"), "https://xn--r8jz45g.jp/");
+        assert_eq!(
+            show("https://example.com/a%20b"),
+            "https://example.com/a%20b"
+        );
+        // A label that only looks like punycode is left alone.
+        assert_eq!(
+            display_form("https://xn--a.example/"),
+            "https://xn--a.example/"
+        );
     }
 
     // A host that DNS can never resolve was stored as a target.

@@ -34,7 +34,8 @@ async fn create_returns_201_with_location_and_link_json() {
     assert_eq!(j["protected"], false);
     let keys: Vec<_> = j.as_object().unwrap().keys().cloned().collect();
     assert_eq!(j["state"], "active");
-    assert_eq!(keys.len(), 12, "{keys:?}");
+    assert_eq!(j["url_display"], "https://www.rust-lang.org/");
+    assert_eq!(keys.len(), 13, "{keys:?}");
     s.stop().await;
 }
 
@@ -658,5 +659,35 @@ async fn generated_slugs_follow_the_configured_length() {
     .await;
     let j = s.create(r#"{"url":"https://a.example/"}"#).await;
     assert_eq!(j["slug"].as_str().unwrap().len(), 12);
+    s.stop().await;
+}
+
+// The page showed `xn--mnchen-3ya.example` where `münchen.example` was typed.
+#[tokio::test]
+async fn link_json_shows_a_latin_host_in_unicode_and_keeps_location_ascii() {
+    let s = start_server().await;
+    let j = s
+        .create(r#"{"url":"https://münchen.example/straße","slug":"muc"}"#)
+        .await;
+    assert_eq!(j["url"], "https://xn--mnchen-3ya.example/stra%C3%9Fe");
+    assert_eq!(j["url_display"], "https://münchen.example/stra%C3%9Fe");
+    let r = s.get("/muc").await;
+    assert_eq!(
+        r.header("location"),
+        Some("https://xn--mnchen-3ya.example/stra%C3%9Fe")
+    );
+    // A host in a script with Latin look-alikes stays punycode.
+    let j = s
+        .create(r#"{"url":"https://аpple.com/","slug":"cyr"}"#)
+        .await;
+    assert_eq!(j["url_display"], "https://xn--pple-43d.com/");
+    let list = s
+        .api(Method::GET, "/api/links?q=münchen", None)
+        .await
+        .json();
+    assert_eq!(
+        list["links"][0]["url_display"],
+        "https://münchen.example/stra%C3%9Fe"
+    );
     s.stop().await;
 }

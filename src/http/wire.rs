@@ -240,6 +240,9 @@ pub struct LinkJson {
     pub slug: String,
     /// The target.
     pub url: String,
+    /// The target as the page shows it: its host in Unicode when it is
+    /// all Latin letters, else `url` (see [`crate::target::display_form`]).
+    pub url_display: String,
     /// The full short URL.
     pub short_url: String,
     /// RFC 3339.
@@ -296,6 +299,7 @@ impl LinkJson {
         LinkJson {
             slug: slug.to_owned(),
             url: link.target.clone(),
+            url_display: crate::target::display_form(&link.target),
             short_url: app.short_url(slug),
             created_at: clock::format_ms(link.created_at),
             expires_at: link.expires_at.map(clock::format_ms),
