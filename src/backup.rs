@@ -109,6 +109,20 @@ impl Credentials {
         })
     }
 
+    /// What a running server backs up: `builtin`, the key it runs with
+    /// (`--api-key`'s when given, which no file keeps), and the named keys
+    /// and the YOURLS token kept in `data`.
+    ///
+    /// # Errors
+    /// I/O errors, damaged key files.
+    pub fn with_builtin(builtin: KeyDigest, data: &Path) -> Result<Credentials, BackupError> {
+        Ok(Credentials {
+            api_key: Some(builtin),
+            keys: keys::read(data)?,
+            yourls_token: key::read_yourls_token(data)?,
+        })
+    }
+
     /// The first line of a backup file, with its newline.
     pub fn header_line(&self) -> String {
         let header = Header {

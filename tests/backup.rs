@@ -264,3 +264,57 @@ fn restore_refuses_a_directory_in_use_and_damaged_files_and_writes_nothing() {
     );
     assert!(!s.data("i").join("keys").exists());
 }
+
+/// `GET path` as HTTP/1.0 with `key`: the whole answer until the server
+/// closes, head and body (no chunked coding to undo).
+fn get_1_0(addr: SocketAddr, key: &str, path: &str) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, real_binary::WAIT).unwrap();
+    s.set_read_timeout(Some(real_binary::WAIT)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nauthorization: Bearer {key}\r\n\r\n"
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let end = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&all[..end]).to_ascii_lowercase();
+    (head, all[end + 4..].to_vec())
+}
+
+#[test]
+fn a_running_server_is_backed_up_over_http_for_an_admin_only() {
+    let s = Sandbox::new();
+    let (admin, named, token) = populated(&s);
+    let server = Server::start_with(&s.data("d"), &[]);
+    let (head, _) = get_1_0(server.addr, &named, "/api/backup");
+    assert!(head.starts_with("http/1.0 403"), "{head}");
+    let (head, body) = get_1_0(server.addr, &admin, "/api/backup");
+    assert!(head.starts_with("http/1.0 200"), "{head}");
+    assert!(head.contains("cache-control: no-store"), "{head}");
+    assert!(head.contains("kurz-backup-"), "{head}");
+    let (status, _) = server.terminate();
+    assert!(status.success());
+    let file = s.path().join("http.backup");
+    std::fs::write(&file, &body).unwrap();
+    s.kurz("r", &["restore", file.to_str().unwrap()]).ok();
+    assert_eq!(exported(&s, "r"), exported(&s, "d"));
+
+    let server = Server::start_with(&s.data("r"), &[]);
+    assert_eq!(
+        with_key(server.addr, &admin, "GET", "/api/keys", None).status,
+        200
+    );
+    assert_eq!(
+        with_key(server.addr, &named, "GET", "/api/links", None).status,
+        200
+    );
+    let r = real_binary::get(
+        server.addr,
+        &format!("/yourls-api.php?action=version&format=json&signature={token}"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (status, _) = server.terminate();
+    assert!(status.success());
+}
