@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use super::transfer::{import_records, serving_base, Counts};
 use super::{io_err, open, open_for_scan, CommandError};
 use crate::backup::Credentials;
-use crate::formats::{Format, FormatError, Records};
+use crate::formats::{Format, FormatError, Records, JSONL_EXPORT};
 use crate::store::StoreError;
 
 /// `kurz backup FILE` (`-` for standard output).
@@ -113,7 +113,7 @@ pub(super) fn restore(
                 header.line
             ))
         })?),
-        (None, Some("kurz JSON Lines export")) => {
+        (None, Some(JSONL_EXPORT)) => {
             eprintln!(
                 "kurz: {} is a plain export, without the credentials of a `kurz backup`: \
                  restoring the links only; the server makes a new admin key when it starts, \

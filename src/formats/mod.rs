@@ -134,6 +134,9 @@ pub struct Header {
 /// first key is `slug`.
 pub const BACKUP_MARK: &str = "{\"kurz_backup\"";
 
+/// What [`Records::read_as`] says of a plain kurz JSON Lines export.
+pub const JSONL_EXPORT: &str = "kurz JSON Lines export";
+
 enum Kind {
     Empty,
     Jsonl {
@@ -213,7 +216,7 @@ impl Records {
                     line: 0,
                     offset: 0,
                 },
-                read_as: Some("kurz JSON Lines export"),
+                read_as: Some(JSONL_EXPORT),
                 backup_header: None,
             });
         }
@@ -470,6 +473,24 @@ mod tests {
             "{why}"
         );
         assert_eq!(items[2].parsed.as_ref().unwrap().record.slug, "c");
+    }
+
+    #[test]
+    fn a_backup_header_is_kept_apart_and_line_numbers_stay_the_files() {
+        let text = "\n{\"kurz_backup\":1,\"credentials\":{}}\n{\"slug\":\"a\",\"url\":\"https://e.com/\",\"created_at\":\"2026-01-01T00:00:00Z\"}\n{bad\n";
+        let input: Box<dyn BufRead> = Box::new(Cursor::new(text.as_bytes().to_vec()));
+        let records = Records::open(input, Format::Auto).unwrap();
+        let header = records.backup_header.as_ref().unwrap();
+        assert_eq!(header.line, 2);
+        assert_eq!(header.text, "{\"kurz_backup\":1,\"credentials\":{}}");
+        let items: Vec<Item> = records.map(Result::unwrap).collect();
+        assert_eq!(items.len(), 2);
+        assert_eq!((items[0].line, items[1].line), (3, 4));
+        assert_eq!(items[0].parsed.as_ref().unwrap().record.slug, "a");
+        assert!(items[1].parsed.is_err());
+        // A plain export has none.
+        let (read_as, _) = read("{\"slug\":\"a\"}\n", Format::Auto);
+        assert_eq!(read_as, Some("kurz JSON Lines export"));
     }
 
     #[test]
