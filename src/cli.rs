@@ -174,6 +174,25 @@ pub enum Command {
         #[arg(long, env = "KURZ_BASE_URL", value_parser = crate::config::parse_base_url)]
         base_url: Option<url::Url>,
     },
+    /// Write the whole server to one file (mode 0600): every link as
+    /// `kurz export` writes it, after a first line with the credentials the
+    /// data directory keeps (the admin key's digest, the named keys'
+    /// digests and scopes, the YOURLS token). `kurz restore` reads it.
+    Backup {
+        /// The file, or - for standard output.
+        file: PathBuf,
+    },
+    /// Restore a `kurz backup` file into an empty or new data directory:
+    /// the links, and the keys, so the old admin key, named keys and YOURLS
+    /// signatures work again. A plain `kurz export` restores links only.
+    Restore {
+        /// The file, or - for standard input.
+        file: PathBuf,
+        /// As for `kurz import`: targets under it are refused
+        /// [default: http://<KURZ_LISTEN>, else http://127.0.0.1:8080].
+        #[arg(long, env = "KURZ_BASE_URL", value_parser = crate::config::parse_base_url)]
+        base_url: Option<url::Url>,
+    },
 }
 
 /// `kurz keys` subcommands.

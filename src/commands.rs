@@ -6,6 +6,7 @@
 //! for people and scripts; problems go to standard error with a non-zero
 //! exit.
 
+mod backup;
 mod compact;
 mod transfer;
 
@@ -74,6 +75,9 @@ pub enum CommandError {
     /// No link has that slug.
     #[error("no link with slug '{0}'")]
     NotFound(String),
+    /// The credentials of a backup.
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
 }
 
 impl From<StoreError> for CommandError {
@@ -170,6 +174,8 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
         } => transfer::import(data, &file, format, base_url),
         Command::Check => check(data),
         Command::Compact => compact::run(data),
+        Command::Backup { file } => backup::backup(data, &file),
+        Command::Restore { file, base_url } => backup::restore(data, &file, base_url),
     }
 }
 

@@ -235,6 +235,16 @@ pub fn replace(data: &Path) -> Result<String, KeyError> {
     Ok(key)
 }
 
+/// Writes `digest` as the key file of `data`, as kurz writes it (mode
+/// 0600, through a temporary file and a rename): for `kurz restore`, which
+/// brings back the digest of a key kurz never had in clear.
+///
+/// # Errors
+/// I/O errors.
+pub fn restore_digest(data: &Path, digest: &KeyDigest) -> Result<(), KeyError> {
+    write_digest(data, digest)
+}
+
 /// A fresh key, in the slug alphabet: safe in headers, files and shells.
 pub fn generate() -> String {
     nanoid::nanoid!(43, &crate::slug::ALPHABET)
@@ -298,12 +308,30 @@ pub fn read_yourls_token(data: &Path) -> Result<Option<String>, KeyError> {
         Err(source) => return Err(KeyError::Io { path, source }),
     };
     let token = text.trim();
-    let fits = (YOURLS_TOKEN_MIN..=YOURLS_TOKEN_MAX).contains(&token.len())
-        && token.bytes().all(|b| b.is_ascii_alphanumeric());
-    if !fits {
+    if !is_yourls_token(token) {
         return Err(KeyError::InvalidToken(path));
     }
     Ok(Some(token.to_owned()))
+}
+
+/// Whether `token` is one the token file may hold: [`YOURLS_TOKEN_MIN`] to
+/// [`YOURLS_TOKEN_MAX`] ASCII letters and digits.
+pub fn is_yourls_token(token: &str) -> bool {
+    (YOURLS_TOKEN_MIN..=YOURLS_TOKEN_MAX).contains(&token.len())
+        && token.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Writes `token` as the YOURLS signature token of `data`, as kurz writes
+/// a token it makes (mode 0600, through a temporary file and a rename):
+/// for `kurz restore`.
+///
+/// # Errors
+/// [`KeyError::InvalidToken`] for a token the file may not hold; I/O errors.
+pub fn restore_yourls_token(data: &Path, token: &str) -> Result<(), KeyError> {
+    if !is_yourls_token(token) {
+        return Err(KeyError::InvalidToken(yourls_token_path(data)));
+    }
+    write_private(data, YOURLS_TOKEN_FILE, &format!("{token}\n"))
 }
 
 /// The YOURLS signature token kept in `data`, made and stored (mode 0600)

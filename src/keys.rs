@@ -30,7 +30,7 @@ use crate::key::{self, KeyDigest};
 
 mod file;
 
-pub use file::{add, check_name, read, read_used, revoke};
+pub use file::{add, check_name, read, read_used, restore, revoke};
 
 /// The keys file inside the data directory.
 pub const FILE_NAME: &str = "keys";

@@ -8,6 +8,7 @@
 //! - [`key`]: the API key's digest and the key file that keeps only it; the
 //!   YOURLS signature token.
 //! - [`keys`]: named API keys with scopes, and who a request is.
+//! - [`backup`]: the credentials record of a `kurz backup` file.
 //! - [`store`]: the only code that touches sled: links, counters, cache.
 //! - [`slug`]: generating and validating short codes.
 //! - [`target`]: validating long URLs.
@@ -25,6 +26,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod backup;
 pub mod cli;
 pub mod clock;
 pub mod commands;

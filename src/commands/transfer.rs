@@ -135,36 +135,23 @@ pub(super) fn import(
     if let Some(name) = records.read_as {
         eprintln!("reading {} as a {name}", file.display());
     }
+    if let Some(header) = &records.backup_header {
+        eprintln!(
+            "line {}: the credentials of a `kurz backup` (key digests, YOURLS token), not \
+             imported: `kurz restore` restores them into an empty data directory",
+            header.line
+        );
+    }
     let base = match base_url {
         Some(base) => base,
         None => serving_base()?,
     };
     let store = open(data)?;
-    // The same loop check as the API's: no target back at the server.
-    let rules = TargetRules::new(Some(&base));
-    let bar = progress(size);
-    let (mut imported, mut duplicates, mut invalid) = (0u64, 0u64, 0u64);
-    for item in records {
-        let item = item.map_err(io_err(what.clone()))?;
-        bar.set_position(item.offset);
-        let lineno = item.line;
-        let outcome = match item.parsed {
-            Ok(parsed) => import_one(&store, parsed, &rules)?,
-            Err(why) => (ImportOutcome::Invalid(why), String::new()),
-        };
-        match outcome {
-            (ImportOutcome::Imported, _) => imported += 1,
-            (ImportOutcome::Duplicate, slug) => {
-                duplicates += 1;
-                bar.suspend(|| eprintln!("line {lineno}: slug '{slug}' exists, skipped"));
-            }
-            (ImportOutcome::Invalid(why), _) => {
-                invalid += 1;
-                bar.suspend(|| eprintln!("line {lineno}: rejected: {why}"));
-            }
-        }
-    }
-    bar.finish_and_clear();
+    let Counts {
+        imported,
+        duplicates,
+        invalid,
+    } = import_records(&store, records, &base, size, &what)?;
     store.flush_all()?;
     eprintln!("imported {imported}, skipped {duplicates} existing, rejected {invalid} invalid");
     if imported >= COMPACT_HINT {
@@ -180,6 +167,59 @@ pub(super) fn import(
     })
 }
 
+/// What an import did, line by line summed up.
+pub(super) struct Counts {
+    /// Links stored.
+    pub imported: u64,
+    /// Lines skipped as their slug exists.
+    pub duplicates: u64,
+    /// Lines rejected as invalid.
+    pub invalid: u64,
+}
+
+/// Stores every record of `records` into `store`, reporting skipped and
+/// rejected lines on standard error as it goes; `size` is the input's
+/// length for the progress bar, `what` names the input in errors. Does not
+/// flush.
+pub(super) fn import_records(
+    store: &Store,
+    records: Records,
+    base: &url::Url,
+    size: Option<u64>,
+    what: &str,
+) -> Result<Counts, CommandError> {
+    // The same loop check as the API's: no target back at the server.
+    let rules = TargetRules::new(Some(base));
+    let bar = progress(size);
+    let (mut imported, mut duplicates, mut invalid) = (0u64, 0u64, 0u64);
+    for item in records {
+        let item = item.map_err(io_err(what))?;
+        bar.set_position(item.offset);
+        let lineno = item.line;
+        let outcome = match item.parsed {
+            Ok(parsed) => import_one(store, parsed, &rules)?,
+            Err(why) => (ImportOutcome::Invalid(why), String::new()),
+        };
+        match outcome {
+            (ImportOutcome::Imported, _) => imported += 1,
+            (ImportOutcome::Duplicate, slug) => {
+                duplicates += 1;
+                bar.suspend(|| eprintln!("line {lineno}: slug '{slug}' exists, skipped"));
+            }
+            (ImportOutcome::Invalid(why), _) => {
+                invalid += 1;
+                bar.suspend(|| eprintln!("line {lineno}: rejected: {why}"));
+            }
+        }
+    }
+    bar.finish_and_clear();
+    Ok(Counts {
+        imported,
+        duplicates,
+        invalid,
+    })
+}
+
 /// The default of `kurz serve --listen` (see [`crate::config::Config`]).
 const SERVE_LISTEN: &str = "127.0.0.1:8080";
 
@@ -191,7 +231,7 @@ const SERVE_LISTEN: &str = "127.0.0.1:8080";
 ///
 /// # Errors
 /// `KURZ_LISTEN` is set but not a `--listen` address.
-fn serving_base() -> Result<url::Url, CommandError> {
+pub(super) fn serving_base() -> Result<url::Url, CommandError> {
     let listen = std::env::var("KURZ_LISTEN")
         .ok()
         .filter(|v| !v.is_empty())

@@ -115,7 +115,27 @@ pub struct Records {
     kind: Kind,
     /// What the file was read as, for messages (`None` for an empty file).
     pub read_as: Option<&'static str>,
+    /// The first line of a `kurz backup` file (the credentials record),
+    /// kept out of the records: `kurz restore` checks and writes it,
+    /// `kurz import` only says it was there.
+    pub backup_header: Option<Header>,
 }
+
+/// The credentials record that opens a `kurz backup` file, as read.
+pub struct Header {
+    /// Its line number.
+    pub line: u64,
+    /// The line itself, not checked yet.
+    pub text: String,
+}
+
+/// How the first line of a `kurz backup` file starts (see
+/// [`crate::backup`]): a line an export never starts with, as an export's
+/// first key is `slug`.
+pub const BACKUP_MARK: &str = "{\"kurz_backup\"";
+
+/// What [`Records::read_as`] says of a plain kurz JSON Lines export.
+pub const JSONL_EXPORT: &str = "kurz JSON Lines export";
 
 enum Kind {
     Empty,
@@ -162,18 +182,42 @@ impl Records {
             return Ok(Records {
                 kind: Kind::Empty,
                 read_as: None,
+                backup_header: None,
             });
         }
         let looks_json = first[start..].trim_ascii_start().starts_with(b"{");
+        let is_json = format == Format::Jsonl || (format == Format::Auto && looks_json);
+        if is_json
+            && first[start..]
+                .trim_ascii_start()
+                .starts_with(BACKUP_MARK.as_bytes())
+        {
+            // The header is read here and the records start after it, with
+            // the file's line numbers and offsets.
+            let line = first[..start].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            let text = String::from_utf8_lossy(first[start..].trim_ascii()).into_owned();
+            let offset = first.len() as u64;
+            let rest: Input = Cursor::new(Vec::new()).chain(input);
+            return Ok(Records {
+                kind: Kind::Jsonl {
+                    input: io::BufReader::new(rest),
+                    line,
+                    offset,
+                },
+                read_as: Some("kurz backup"),
+                backup_header: Some(Header { line, text }),
+            });
+        }
         let joined: Input = Cursor::new(first).chain(input);
-        if format == Format::Jsonl || (format == Format::Auto && looks_json) {
+        if is_json {
             return Ok(Records {
                 kind: Kind::Jsonl {
                     input: io::BufReader::new(joined),
                     line: 0,
                     offset: 0,
                 },
-                read_as: Some("kurz JSON Lines export"),
+                read_as: Some(JSONL_EXPORT),
+                backup_header: None,
             });
         }
         let mut reader = csv::ReaderBuilder::new()
@@ -190,6 +234,7 @@ impl Records {
                 first: first.then_some(head),
             },
             read_as: Some(layout.name()),
+            backup_header: None,
         })
     }
 }
@@ -428,6 +473,24 @@ mod tests {
             "{why}"
         );
         assert_eq!(items[2].parsed.as_ref().unwrap().record.slug, "c");
+    }
+
+    #[test]
+    fn a_backup_header_is_kept_apart_and_line_numbers_stay_the_files() {
+        let text = "\n{\"kurz_backup\":1,\"credentials\":{}}\n{\"slug\":\"a\",\"url\":\"https://e.com/\",\"created_at\":\"2026-01-01T00:00:00Z\"}\n{bad\n";
+        let input: Box<dyn BufRead> = Box::new(Cursor::new(text.as_bytes().to_vec()));
+        let records = Records::open(input, Format::Auto).unwrap();
+        let header = records.backup_header.as_ref().unwrap();
+        assert_eq!(header.line, 2);
+        assert_eq!(header.text, "{\"kurz_backup\":1,\"credentials\":{}}");
+        let items: Vec<Item> = records.map(Result::unwrap).collect();
+        assert_eq!(items.len(), 2);
+        assert_eq!((items[0].line, items[1].line), (3, 4));
+        assert_eq!(items[0].parsed.as_ref().unwrap().record.slug, "a");
+        assert!(items[1].parsed.is_err());
+        // A plain export has none.
+        let (read_as, _) = read("{\"slug\":\"a\"}\n", Format::Auto);
+        assert_eq!(read_as, Some("kurz JSON Lines export"));
     }
 
     #[test]

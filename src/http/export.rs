@@ -1,4 +1,4 @@
-//! `GET /api/export`: the JSON Lines backup of every link, streamed.
+//! `GET /api/export` and `GET /api/backup`: every link as JSON Lines, streamed.
 //!
 //! The body is the same bytes `kurz export` writes, made on a blocking
 //! thread that walks [`crate::store::Store::export`] and sends them in
@@ -13,10 +13,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
-use hyper::Response;
+use hyper::{Response, StatusCode};
 
 use super::error::ApiError;
 use super::{App, Body};
+use crate::backup::Credentials;
 use crate::clock;
 use crate::store::StoreError;
 
@@ -33,11 +34,53 @@ const CHUNKS_AHEAD: usize = 4;
 
 /// `GET /api/export`.
 pub async fn export(app: Arc<App>) -> Result<Response<Body>, ApiError> {
+    Ok(stream(app, Vec::new(), "kurz-export"))
+}
+
+/// `GET /api/backup`: what `kurz backup` writes, the export after the
+/// credentials record ([`crate::backup`]) with the built-in key this server
+/// runs with and the named keys and YOURLS token as kept on disk (so, after
+/// `kurz key --yourls --new`, the token the next start will use).
+///
+/// # Errors
+/// A 500 when the key files cannot be read (logged, never sent).
+pub async fn backup(app: Arc<App>) -> Result<Response<Body>, ApiError> {
+    let digest = app.key_digest.clone();
+    let dir = app.store.dir().to_owned();
+    let read = tokio::task::spawn_blocking(move || Credentials::with_builtin(digest, &dir)).await;
+    let credentials = match read {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "backup: cannot read the key files");
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the key files cannot be read; the server log says why",
+            ));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "backup: the reading task failed");
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error",
+            ));
+        }
+    };
+    Ok(stream(
+        app,
+        credentials.header_line().into_bytes(),
+        "kurz-backup",
+    ))
+}
+
+/// The streamed export, after `head`, as an attachment named
+/// `<name>-<YYYY-MM-DD>.jsonl`.
+fn stream(app: Arc<App>, head: Vec<u8>, name: &str) -> Response<Body> {
     let (tx, body) = Body::channel(CHUNKS_AHEAD);
     // The walk reads sled for every link and waits on the client: a
     // blocking thread's work, never a runtime worker's.
     tokio::task::spawn_blocking(move || {
-        let mut buf = Vec::with_capacity(CHUNK);
+        let mut buf = Vec::with_capacity(CHUNK.max(head.len()));
+        buf.extend_from_slice(&head);
         let mut damaged = 0u64;
         for rec in app.store.export() {
             let rec = match rec {
@@ -80,10 +123,8 @@ pub async fn export(app: Arc<App>) -> Result<Response<Body>, ApiError> {
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSONL));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let day = clock::format_day(clock::day_of(clock::now_ms()));
-    if let Ok(v) =
-        HeaderValue::from_str(&format!("attachment; filename=\"kurz-export-{day}.jsonl\""))
-    {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}-{day}.jsonl\"")) {
         headers.insert(CONTENT_DISPOSITION, v);
     }
-    Ok(resp)
+    resp
 }

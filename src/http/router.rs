@@ -55,6 +55,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/openapi.json"),
     ("HEAD", "/api/openapi.json"),
     ("GET", "/api/export"),
+    ("GET", "/api/backup"),
     ("GET", "/api/keys"),
     ("POST", "/api/keys"),
     ("DELETE", "/api/keys/{name}"),
@@ -393,7 +394,11 @@ fn authorize(app: &App, req: &Request<Incoming>, peer: Option<IpAddr>) -> Result
 /// needs: managing keys and taking exports (which carry password hashes)
 /// need `admin`; reading needs `read`; anything else changes links.
 fn scope_for(method: &Method, path: &str) -> Scope {
-    if path == "api/keys" || path.starts_with("api/keys/") || path == "api/export" {
+    if path == "api/keys"
+        || path.starts_with("api/keys/")
+        || path == "api/export"
+        || path == "api/backup"
+    {
         Scope::Admin
     } else if *method == Method::GET || *method == Method::HEAD {
         Scope::Read
@@ -429,6 +434,8 @@ async fn api_route(
         (["api", "links", _, "qr"], _) => Err(ApiError::method_not_allowed("GET")),
         (["api", "export"], Method::GET) => export::export(app).await,
         (["api", "export"], _) => Err(ApiError::method_not_allowed("GET")),
+        (["api", "backup"], Method::GET) => export::backup(app).await,
+        (["api", "backup"], _) => Err(ApiError::method_not_allowed("GET")),
         (["api", "keys"], Method::GET) => keys::list(app).await,
         (["api", "keys"], Method::POST) => keys::add(app, req).await,
         (["api", "keys"], _) => Err(ApiError::method_not_allowed("GET, POST")),

@@ -176,6 +176,19 @@ pub fn add(
     })
 }
 
+/// Replaces the named keys of `data` with `keys`, written as [`add`] writes
+/// them (under the lock, atomically, mode 0600): for `kurz restore`, which
+/// has checked them already.
+///
+/// # Errors
+/// I/O errors.
+pub fn restore(data: &Path, keys: &[NamedKey]) -> Result<(), KeysError> {
+    change(data, |kept| {
+        *kept = keys.to_vec();
+        Ok(())
+    })
+}
+
 /// Revokes the key named `name`.
 ///
 /// # Errors
