@@ -110,10 +110,11 @@ pub enum Command {
         /// A custom slug ([A-Za-z0-9_-], up to 64 characters) instead of a generated one.
         #[arg(long)]
         slug: Option<String>,
-        /// Base URL to print the short URL with.
-        #[arg(long, env = "KURZ_BASE_URL", default_value = "http://127.0.0.1:8080",
-              value_parser = crate::config::parse_base_url)]
-        base_url: url::Url,
+        /// Base URL to print the short URL with [default: the one the
+        /// server last ran with, kept in <data>/server.json, else
+        /// http://<KURZ_LISTEN>, else http://127.0.0.1:8080].
+        #[arg(long, env = "KURZ_BASE_URL", value_parser = crate::config::parse_base_url)]
+        base_url: Option<url::Url>,
         /// Length of a generated slug.
         #[arg(long, env = "KURZ_SLUG_LENGTH", default_value_t = 7,
               value_parser = clap::value_parser!(u16).range(4..=32))]
@@ -170,7 +171,9 @@ pub enum Command {
         format: Format,
         /// The server's public base URL: targets under it are refused, as
         /// the API refuses them (they would redirect in a loop)
-        /// [default: http://<KURZ_LISTEN>, else http://127.0.0.1:8080].
+        /// [default: the one the server last ran with, kept in
+        /// <data>/server.json, else http://<KURZ_LISTEN>, else
+        /// http://127.0.0.1:8080].
         #[arg(long, env = "KURZ_BASE_URL", value_parser = crate::config::parse_base_url)]
         base_url: Option<url::Url>,
     },

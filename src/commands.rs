@@ -35,11 +35,19 @@ const SCAN_CACHE: u64 = 16 << 20;
 pub enum CommandError {
     /// The server holds the data directory.
     #[error(
-        "the data directory {0} is in use by a running kurz server.\n\
+        "the data directory {} is in use by a running kurz server.\n\
          Stop the server first, or use the HTTP API while it runs, e.g.\n  \
-         curl -H \"Authorization: Bearer $KEY\" http://127.0.0.1:8080/api/links"
+         kurz list --server {server} --api-key-file KEYFILE\n  \
+         curl -H \"Authorization: Bearer $KEY\" {server}/api/links",
+        .dir.display()
     )]
-    ServerRunning(PathBuf),
+    ServerRunning {
+        /// The data directory.
+        dir: PathBuf,
+        /// Where the server listens, as it recorded it in `server.json`, or
+        /// a placeholder when no believable record is there.
+        server: String,
+    },
     /// The data directory, or the database in it, is not there; nothing
     /// was created.
     #[error(
@@ -79,7 +87,11 @@ pub enum CommandError {
 impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Locked(dir) => CommandError::ServerRunning(dir),
+            StoreError::Locked(dir) => CommandError::ServerRunning {
+                server: crate::running::live_address(&dir)
+                    .unwrap_or_else(|| "http://ADDRESS-IT-LISTENS-ON".to_owned()),
+                dir,
+            },
             e @ (StoreError::NoDatabase(_) | StoreError::NoDataDirectory(_)) => {
                 CommandError::NoData(e)
             }
@@ -149,7 +161,16 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
             slug,
             base_url,
             slug_length,
-        } => add(data, &url, slug.as_deref(), &base_url, slug_length),
+        } => {
+            let base = match base_url {
+                Some(base) => base,
+                None => match crate::running::base_url(data) {
+                    Some(base) => base,
+                    None => transfer::serving_base()?,
+                },
+            };
+            add(data, &url, slug.as_deref(), &base, slug_length)
+        }
         Command::Keys { action } => keys_command(data, action),
         Command::List { limit } => list(data, limit),
         Command::Stats { slug, days } => stats(data, &slug, days),

@@ -16,6 +16,7 @@
 //! - [`qr`]: QR codes of short URLs, as SVG or PNG.
 //! - [`visit`]: what a click says about its visitor: referrer host, bot.
 //! - [`private`]: what kurz writes is its owner's alone (umask, modes).
+//! - [`running`]: `<data>/server.json`, the running server's address and base URL.
 //! - [`clock`]: times as stored (Unix ms, day numbers) and shown (RFC 3339).
 //! - [`http`]: the hyper server: accept loop, router, redirect, API, metrics,
 //!   errors, and the YOURLS-compatible API.
@@ -36,6 +37,7 @@ pub mod keys;
 pub mod password;
 pub mod private;
 pub mod qr;
+pub mod running;
 pub mod slug;
 pub mod store;
 pub mod tags;

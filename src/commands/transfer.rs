@@ -137,7 +137,10 @@ pub(super) fn import(
     }
     let base = match base_url {
         Some(base) => base,
-        None => serving_base()?,
+        None => match crate::running::base_url(data) {
+            Some(base) => base,
+            None => serving_base()?,
+        },
     };
     let store = open(data)?;
     // The same loop check as the API's: no target back at the server.
@@ -191,7 +194,7 @@ const SERVE_LISTEN: &str = "127.0.0.1:8080";
 ///
 /// # Errors
 /// `KURZ_LISTEN` is set but not a `--listen` address.
-fn serving_base() -> Result<url::Url, CommandError> {
+pub(super) fn serving_base() -> Result<url::Url, CommandError> {
     let listen = std::env::var("KURZ_LISTEN")
         .ok()
         .filter(|v| !v.is_empty())
