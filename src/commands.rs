@@ -7,6 +7,9 @@
 //! exit.
 
 mod compact;
+mod online;
+mod prompt;
+mod remote;
 mod transfer;
 
 use std::io::{self, BufWriter, Write};
@@ -16,9 +19,11 @@ use std::process::ExitCode;
 use thiserror::Error;
 
 use crate::cli::{Command, KeysAction};
-use crate::store::{Link, Store, StoreError};
+use crate::http::wire::NewLink;
+use crate::store::{Store, StoreError};
 use crate::target::TargetRules;
 use crate::{clock, key, slug};
+use remote::Server;
 
 /// Cache given to the store by offline commands, in bytes.
 const OFFLINE_CACHE: u64 = 64 << 20;
@@ -82,6 +87,36 @@ pub enum CommandError {
     /// No link has that slug.
     #[error("no link with slug '{0}'")]
     NotFound(String),
+    /// `--server` did not answer.
+    #[error(
+        "cannot reach the kurz server at {server}: {reason}. Is it running, and is --server \
+         (or KURZ_SERVER) the address it listens on?"
+    )]
+    Unreachable {
+        /// The `--server` URL.
+        server: String,
+        /// What the connection or the answer failed with.
+        reason: String,
+    },
+    /// `--server` refused the key.
+    #[error(
+        "the server at {server} refused the API key (401): check --api-key-file or \
+         KURZ_API_KEY"
+    )]
+    Unauthorized {
+        /// The `--server` URL.
+        server: String,
+    },
+    /// `--server` answered another failure.
+    #[error("the server at {server} answered {status}: {detail}")]
+    Refused {
+        /// The `--server` URL.
+        server: String,
+        /// The HTTP status.
+        status: u16,
+        /// The problem's detail, or the start of the body.
+        detail: String,
+    },
 }
 
 impl From<StoreError> for CommandError {
@@ -161,7 +196,30 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
             slug,
             base_url,
             slug_length,
+            tags,
+            expires,
+            max_clicks,
+            password,
+            remote,
         } => {
+            // The password first: a prompt after a refused key would be
+            // typed for nothing.
+            let password = if password {
+                Some(prompt::password()?)
+            } else {
+                None
+            };
+            let args = online::NewLinkArgs {
+                url,
+                slug,
+                tags,
+                expires,
+                max_clicks,
+                password,
+            };
+            if let Some(server) = Server::of(&remote)? {
+                return online::add(&server, &args);
+            }
             let base = match base_url {
                 Some(base) => base,
                 None => match crate::running::base_url(data) {
@@ -169,12 +227,21 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
                     None => transfer::serving_base()?,
                 },
             };
-            add(data, &url, slug.as_deref(), &base, slug_length)
+            add(data, &args, &base, slug_length)
         }
         Command::Keys { action } => keys_command(data, action),
-        Command::List { limit } => list(data, limit),
-        Command::Stats { slug, days } => stats(data, &slug, days),
-        Command::Delete { slug } => {
+        Command::List { limit, remote } => match Server::of(&remote)? {
+            Some(server) => online::list(&server, limit),
+            None => list(data, limit),
+        },
+        Command::Stats { slug, days, remote } => match Server::of(&remote)? {
+            Some(server) => online::stats(&server, &slug, days),
+            None => stats(data, &slug, days),
+        },
+        Command::Delete { slug, remote } => {
+            if let Some(server) = Server::of(&remote)? {
+                return online::delete(&server, &slug);
+            }
             let store = open_existing(data)?;
             if !store.delete(&slug)? {
                 return Err(CommandError::NotFound(slug));
@@ -183,13 +250,28 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
             println!("deleted {slug}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Export { format, output } => transfer::export(data, format, output.as_deref()),
+        Command::Export {
+            format,
+            output,
+            remote,
+        } => match Server::of(&remote)? {
+            Some(server) => online::export(&server, format, output.as_deref()),
+            None => transfer::export(data, format, output.as_deref()),
+        },
         Command::Import {
             file,
             format,
             base_url,
-        } => transfer::import(data, &file, format, base_url),
-        Command::Check => check(data),
+            remote,
+            partial,
+        } => match Server::of(&remote)? {
+            Some(server) => online::import(&server, &file, format, partial),
+            None => transfer::import(data, &file, format, base_url),
+        },
+        Command::Check { remote } => match Server::of(&remote)? {
+            Some(server) => online::check(&server),
+            None => check(data),
+        },
         Command::Compact => compact::run(data),
     }
 }
@@ -242,22 +324,34 @@ fn open_for_scan(data: &Path) -> Result<Store, CommandError> {
 
 fn add(
     data: &Path,
-    url: &str,
-    custom: Option<&str>,
+    args: &online::NewLinkArgs,
     base: &url::Url,
     slug_length: u16,
 ) -> Result<ExitCode, CommandError> {
     let target = TargetRules::new(Some(base))
-        .check(url)
+        .check(&args.url)
         .map_err(|e| CommandError::Invalid(format!("invalid url: {e}")))?;
-    if let Some(s) = custom {
+    if let Some(s) = &args.slug {
         slug::validate(s).map_err(|e| CommandError::Invalid(format!("invalid slug: {e}")))?;
     }
+    // The rest as the API checks it, with its messages.
+    let NewLink { mut link, .. } = args
+        .request()
+        .check(&TargetRules::new(Some(base)), clock::now_ms())
+        .map_err(|e| CommandError::Invalid(e.detail))?;
+    link.target = target.into();
+    // As before: offline links are made as the built-in key's owner.
+    link.created_by = Some(crate::keys::BUILTIN.to_owned());
+    if let Some(p) = &args.password {
+        link.password = Some(
+            crate::password::hash(&p.0)
+                .map_err(|e| CommandError::Invalid(format!("password: {e}")))?,
+        );
+    }
     let store = open(data)?;
-    let link = Link::plain(target.into());
-    let slug = match custom {
+    let slug = match &args.slug {
         Some(s) => match store.create(s, &link)? {
-            Ok(()) => s.to_owned(),
+            Ok(()) => s.clone(),
             Err(_) => {
                 return Err(CommandError::Invalid(format!(
                     "the slug '{s}' is already taken"
@@ -280,11 +374,12 @@ fn list(data: &Path, limit: Option<usize>) -> Result<ExitCode, CommandError> {
         let page = store.list(left.min(1000), cursor.as_ref())?;
         for (slug, link) in &page.links {
             let clicks = store.clicks(slug)?;
-            writeln!(
-                out,
-                "{slug}\t{clicks}\t{}\t{}",
-                clock::format_ms(link.created_at),
-                link.target
+            online::list_row(
+                &mut out,
+                slug,
+                clicks,
+                &clock::format_ms(link.created_at),
+                &link.target,
             )
             .map_err(io_err("writing the list"))?;
         }
@@ -306,27 +401,23 @@ fn stats(data: &Path, slug: &str, days: u16) -> Result<ExitCode, CommandError> {
     let today = clock::day_of(clock::now_ms());
     let from = today.saturating_sub(u32::from(days) - 1);
     let daily = store.daily(slug, from, today)?;
-    println!("slug:    {slug}");
-    println!("url:     {}", link.target);
-    println!("created: {}", clock::format_ms(link.created_at));
-    println!("clicks:  {}", store.clicks(slug)?);
-    for (day, n) in (from..=today).zip(daily) {
-        println!("{}  {n}", clock::format_day(day));
-    }
+    let clicks = store.clicks(slug)?;
     let sources = store.sources(slug)?;
-    if !sources.referrers.is_empty() || sources.other_referrers > 0 {
-        println!("referrers:");
-        for (host, n) in &sources.referrers {
-            println!("  {host}  {n}");
-        }
-        if sources.other_referrers > 0 {
-            println!("  (other hosts)  {}", sources.other_referrers);
-        }
+    online::StatsView {
+        slug: slug.to_owned(),
+        target: link.target,
+        created: clock::format_ms(link.created_at),
+        clicks,
+        daily: (from..=today)
+            .zip(daily)
+            .map(|(day, n)| (clock::format_day(day), n))
+            .collect(),
+        bot_visits: sources.bot_visits(),
+        referrers: sources.referrers,
+        other_referrers: sources.other_referrers,
+        bots: sources.bots,
     }
-    println!("bot visits: {}", sources.bot_visits());
-    for (name, n) in &sources.bots {
-        println!("  {name}  {n}");
-    }
+    .print();
     Ok(ExitCode::SUCCESS)
 }
 
