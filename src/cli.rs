@@ -1,4 +1,5 @@
-//! The command line: `kurz` serves; subcommands administer a stopped server's data.
+//! The command line: `kurz` serves; subcommands administer a stopped server's data,
+//! or a running server's through its API (`--server`).
 //!
 //! Only definitions live here (clap derive); [`crate::commands`] runs the
 //! offline subcommands and `main.rs` runs the server.
@@ -16,7 +17,8 @@ use crate::formats::{ExportFormat, Format};
 ///
 /// With no subcommand, kurz serves: `kurz` is `kurz serve`. The admin
 /// subcommands open the data directory directly, so they work only while
-/// the server is stopped; while it runs, use the HTTP API instead.
+/// the server is stopped; while it runs, give them `--server URL` (or
+/// KURZ_SERVER) and the API key to go through its HTTP API.
 #[derive(Debug, Parser)]
 #[command(name = "kurz", version)]
 pub struct Cli {

@@ -2,7 +2,8 @@
 //! `check`, `compact`.
 //!
 //! Each opens the data directory itself, so it runs only while the server
-//! is stopped (the store's lock says so otherwise). Output is plain text
+//! is stopped (the store's lock says so otherwise), unless `--server` sends
+//! it through a running server's API (`online.rs`, over `remote.rs`). Output is plain text
 //! for people and scripts; problems go to standard error with a non-zero
 //! exit.
 

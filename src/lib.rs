@@ -3,7 +3,7 @@
 //! # Layout
 //! - [`config`]: the server's settings, from flags and `KURZ_*` variables.
 //! - [`cli`]: the command line (clap): `serve` and the offline admin commands.
-//! - [`commands`]: what each offline admin command does.
+//! - [`commands`]: what each admin command does, offline or through `--server`.
 //! - [`formats`]: the files `kurz import` reads: kurz's own exports and other shorteners'.
 //! - [`key`]: the API key's digest and the key file that keeps only it; the
 //!   YOURLS signature token.
