@@ -260,9 +260,11 @@ pub struct Remote {
     /// `KURZ_API_KEY`: a key on the command line is visible to other users.
     // No `requires = "server"`: KURZ_API_KEY set for the server in the same
     // shell must not break the offline commands.
+    // A `Secret`, so a debug print of the command line never shows it.
     #[arg(long, env = "KURZ_API_KEY", hide_env_values = true,
-          value_parser = crate::config::ApiKeyParser)]
-    pub api_key: Option<String>,
+          value_parser = clap::builder::TypedValueParser::map(
+              crate::config::ApiKeyParser, crate::password::Secret))]
+    pub api_key: Option<crate::password::Secret>,
     /// A file whose first line is the API key for `--server`.
     #[arg(long, requires = "server")]
     pub api_key_file: Option<PathBuf>,

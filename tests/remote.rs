@@ -238,6 +238,14 @@ fn delete_and_check_work_through_the_server() {
     let text = out.ok();
     assert!(text.contains("ok: 1 links"), "{text}");
     assert!(text.contains("bookkeeping"), "{text}");
+    // KURZ_SERVER and KURZ_API_KEY instead of the flags.
+    let mut cmd = kurz(sb.path());
+    cmd.args(["list", "--data"])
+        .arg(sb.data("d"))
+        .env("KURZ_SERVER", format!("http://{}", server.addr))
+        .env("KURZ_API_KEY", KEY);
+    let listed = run_bounded(cmd);
+    assert!(listed.ok().starts_with("one\t0\t"), "{listed:#?}");
     assert_eq!(
         remote(&sb, &server, &["delete", "one"]).ok(),
         "deleted one\n"
@@ -306,4 +314,48 @@ fn import_through_the_server_refuses_what_the_api_cannot_take_unless_partial() {
         .collect();
     assert_eq!(slugs.len(), 3, "{slugs:?}");
     assert!(!slugs.contains(&"pw".to_owned()));
+}
+
+#[test]
+fn the_password_prompt_on_a_terminal_does_not_echo() {
+    let sb = Sandbox::new();
+    let data = sb.data("d");
+    // `script` gives kurz a terminal; the password is typed a moment after
+    // start, once the prompt has turned echo off (typed earlier, the
+    // terminal would echo it, and the prompt's flush would drop it).
+    let inner = format!(
+        "{} add https://example.com/t --slug t --password --data {}",
+        env!("CARGO_BIN_EXE_kurz"),
+        data.display()
+    );
+    let mut cmd = std::process::Command::new("bash");
+    cmd.args([
+        "-c",
+        "(sleep 2; printf 'typed-pw-123\\n'; sleep 1) | script -qec \"$1\" /dev/null",
+        "bash",
+        &inner,
+    ])
+    .current_dir(sb.path())
+    .env("HOME", sb.path());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("KURZ_") {
+            cmd.env_remove(&name);
+        }
+    }
+    let out = run_bounded(cmd);
+    let transcript = out.ok();
+    assert!(
+        transcript.contains("Password for the link:"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("http://127.0.0.1:8080/t"),
+        "{transcript}"
+    );
+    assert!(!transcript.contains("typed-pw-123"), "echoed: {transcript}");
+    let export = sb.kurz("d", &["export"]).ok().to_owned();
+    assert!(
+        export.contains("\"password_hash\":\"$argon2id$"),
+        "{export}"
+    );
 }

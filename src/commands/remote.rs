@@ -55,7 +55,7 @@ impl Server {
         };
         let key = match (&remote.api_key_file, &remote.api_key) {
             (Some(file), _) => read_key_file(file)?,
-            (None, Some(key)) => key.clone(),
+            (None, Some(key)) => key.0.clone(),
             (None, None) => {
                 return Err(CommandError::Invalid(format!(
                     "--server {base} needs the API key: --api-key-file PATH (its first line) \
