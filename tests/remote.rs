@@ -117,6 +117,19 @@ fn errors_through_the_server_say_what_to_fix() {
         "{err}"
     );
     assert!(!err.contains(wrong), "{err}");
+    // A key without the scope: the server's own reason, and exit 1.
+    let read_key = sb.kurz("d", &["keys", "add", "reader", "--scope", "read"]);
+    let read_key = read_key.ok().trim().to_owned();
+    let out = sb.kurz(
+        "d",
+        &["delete", "x", "--server", &url, "--api-key", &read_key],
+    );
+    let err = out.failed();
+    assert!(
+        err.contains("answered 403") && err.contains("write"),
+        "{err}"
+    );
+    assert!(!err.contains(&read_key), "{err}");
     // No key at all.
     let err = sb
         .kurz("d", &["list", "--server", &url])
