@@ -1,4 +1,5 @@
-//! The command line: `kurz` serves; subcommands administer a stopped server's data.
+//! The command line: `kurz` serves; subcommands administer a stopped server's data,
+//! or a running server's through its API (`--server`).
 //!
 //! Only definitions live here (clap derive); [`crate::commands`] runs the
 //! offline subcommands and `main.rs` runs the server.
@@ -16,7 +17,8 @@ use crate::formats::{ExportFormat, Format};
 ///
 /// With no subcommand, kurz serves: `kurz` is `kurz serve`. The admin
 /// subcommands open the data directory directly, so they work only while
-/// the server is stopped; while it runs, use the HTTP API instead.
+/// the server is stopped; while it runs, give them `--server URL` (or
+/// KURZ_SERVER) and the API key to go through its HTTP API.
 #[derive(Debug, Parser)]
 #[command(name = "kurz", version)]
 pub struct Cli {
@@ -103,27 +105,50 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
-    /// Shorten a URL (offline; prints the short URL).
+    /// Shorten a URL (prints the short URL); offline, or through a running
+    /// server with `--server`.
     Add {
         /// The long URL (http or https).
         url: String,
         /// A custom slug ([A-Za-z0-9_-], up to 64 characters) instead of a generated one.
         #[arg(long)]
         slug: Option<String>,
-        /// Base URL to print the short URL with.
-        #[arg(long, env = "KURZ_BASE_URL", default_value = "http://127.0.0.1:8080",
-              value_parser = crate::config::parse_base_url)]
-        base_url: url::Url,
+        /// Base URL to print the short URL with [default: the one the
+        /// server last ran with, kept in <data>/server.json, else
+        /// http://<KURZ_LISTEN>, else http://127.0.0.1:8080].
+        #[arg(long, env = "KURZ_BASE_URL", value_parser = crate::config::parse_base_url)]
+        base_url: Option<url::Url>,
         /// Length of a generated slug.
         #[arg(long, env = "KURZ_SLUG_LENGTH", default_value_t = 7,
               value_parser = clap::value_parser!(u16).range(4..=32))]
         slug_length: u16,
+        /// Tags, comma-separated (`--tags docs,rust`): [a-z0-9-], up to 32
+        /// characters each, at most 16.
+        #[arg(long, value_delimiter = ',')]
+        tags: Vec<String>,
+        /// When the link stops redirecting, RFC 3339 (`2030-01-01T00:00:00Z`).
+        #[arg(long)]
+        expires: Option<String>,
+        /// How many clicks the link redirects before it answers 410.
+        #[arg(long)]
+        max_clicks: Option<u64>,
+        /// Ask for a password the link wants before redirecting: read
+        /// without echo from the terminal, or the first line of standard
+        /// input when it is not one. Never given on the command line.
+        #[arg(long)]
+        password: bool,
+        /// Where to send it instead of the data directory.
+        #[command(flatten)]
+        remote: Remote,
     },
     /// List links, newest first: slug, clicks, created, target.
     List {
         /// Show at most this many links [default: all].
         #[arg(long)]
         limit: Option<usize>,
+        /// Where to read them instead of the data directory.
+        #[command(flatten)]
+        remote: Remote,
     },
     /// Show a link's clicks, in total and per day.
     Stats {
@@ -132,11 +157,17 @@ pub enum Command {
         /// How many days back to show (1 to 366).
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..=366))]
         days: u16,
+        /// Where to read them instead of the data directory.
+        #[command(flatten)]
+        remote: Remote,
     },
     /// Delete a link and its click counts.
     Delete {
         /// The link's slug.
         slug: String,
+        /// Where to delete it instead of the data directory.
+        #[command(flatten)]
+        remote: Remote,
     },
     /// Write every link with its counters as JSON Lines (the full backup),
     /// or as CSV (settings and click totals, without days, referrers, bots).
@@ -147,11 +178,19 @@ pub enum Command {
         /// Output file [default: standard output].
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Where to read them instead of the data directory.
+        #[command(flatten)]
+        remote: Remote,
     },
     /// Read everything stored and compare it with the bookkeeping kept on
     /// every create and delete; exits 0 only when nothing is missing or
-    /// damaged.
-    Check,
+    /// damaged. With `--server`, asks a running server instead: its
+    /// /healthz, and whether every link reads back through its export.
+    Check {
+        /// Which server to ask instead of reading the data directory.
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Rewrite the database in key order into a new directory, check the
     /// copy, and swap it in: gives back the disk space sled keeps after
     /// many writes (an import of millions of links above all) and makes
@@ -170,9 +209,21 @@ pub enum Command {
         format: Format,
         /// The server's public base URL: targets under it are refused, as
         /// the API refuses them (they would redirect in a loop)
-        /// [default: http://<KURZ_LISTEN>, else http://127.0.0.1:8080].
+        /// [default: the one the server last ran with, kept in
+        /// <data>/server.json, else http://<KURZ_LISTEN>, else
+        /// http://127.0.0.1:8080].
         #[arg(long, env = "KURZ_BASE_URL", value_parser = crate::config::parse_base_url)]
         base_url: Option<url::Url>,
+        /// Where to send them instead of the data directory (each link is
+        /// created through the API, which cannot take click history,
+        /// creation times or password hashes: see `--partial`).
+        #[command(flatten)]
+        remote: Remote,
+        /// With `--server`: import links whose click history, creation
+        /// time, creator or password hash the API cannot take, without
+        /// them (each such line is reported); without it they are refused.
+        #[arg(long, requires = "server")]
+        partial: bool,
     },
     /// Write the whole server to one file (mode 0600): every link as
     /// `kurz export` writes it, after a first line with the credentials the
@@ -214,4 +265,41 @@ pub enum KeysAction {
         /// The key's name.
         name: String,
     },
+}
+
+/// `--server` and its key: run a command through a running server's HTTP
+/// API instead of on the data directory (which the server holds).
+#[derive(Debug, Clone, Args)]
+pub struct Remote {
+    /// The running server, `http://HOST:PORT` (plain HTTP: use its local
+    /// address, or a tunnel, for one behind a TLS proxy).
+    #[arg(long, env = "KURZ_SERVER", value_parser = parse_server)]
+    pub server: Option<url::Url>,
+    /// The API key for `--server`. Prefer `--api-key-file` or
+    /// `KURZ_API_KEY`: a key on the command line is visible to other users.
+    // No `requires = "server"`: KURZ_API_KEY set for the server in the same
+    // shell must not break the offline commands.
+    // A `Secret`, so a debug print of the command line never shows it.
+    #[arg(long, env = "KURZ_API_KEY", hide_env_values = true,
+          value_parser = clap::builder::TypedValueParser::map(
+              crate::config::ApiKeyParser, crate::password::Secret))]
+    pub api_key: Option<crate::password::Secret>,
+    /// A file whose first line is the API key for `--server`.
+    #[arg(long, requires = "server")]
+    pub api_key_file: Option<PathBuf>,
+}
+
+/// `--server`'s parser: an `http://` URL with a host and no query. Plain
+/// HTTP only: kurz itself serves plain HTTP, and a TLS client would add a
+/// TLS stack to every build for what a local address or a tunnel does.
+fn parse_server(text: &str) -> Result<url::Url, String> {
+    let url = crate::config::parse_base_url(text)?;
+    if url.scheme() == "https" {
+        return Err(
+            "kurz talks plain HTTP to its server: give the address it listens on \
+             (http://127.0.0.1:PORT on its machine), or reach it through an SSH tunnel"
+                .into(),
+        );
+    }
+    Ok(url)
 }

@@ -2,12 +2,16 @@
 //! `check`, `compact`.
 //!
 //! Each opens the data directory itself, so it runs only while the server
-//! is stopped (the store's lock says so otherwise). Output is plain text
+//! is stopped (the store's lock says so otherwise), unless `--server` sends
+//! it through a running server's API (`online.rs`, over `remote.rs`). Output is plain text
 //! for people and scripts; problems go to standard error with a non-zero
 //! exit.
 
 mod backup;
 mod compact;
+mod online;
+mod prompt;
+mod remote;
 mod transfer;
 
 use std::io::{self, BufWriter, Write};
@@ -17,9 +21,11 @@ use std::process::ExitCode;
 use thiserror::Error;
 
 use crate::cli::{Command, KeysAction};
-use crate::store::{Link, Store, StoreError};
+use crate::http::wire::NewLink;
+use crate::store::{Store, StoreError};
 use crate::target::TargetRules;
 use crate::{clock, key, slug};
+use remote::Server;
 
 /// Cache given to the store by offline commands, in bytes.
 const OFFLINE_CACHE: u64 = 64 << 20;
@@ -36,11 +42,19 @@ const SCAN_CACHE: u64 = 16 << 20;
 pub enum CommandError {
     /// The server holds the data directory.
     #[error(
-        "the data directory {0} is in use by a running kurz server.\n\
+        "the data directory {} is in use by a running kurz server.\n\
          Stop the server first, or use the HTTP API while it runs, e.g.\n  \
-         curl -H \"Authorization: Bearer $KEY\" http://127.0.0.1:8080/api/links"
+         kurz list --server {server} --api-key-file KEYFILE\n  \
+         curl -H \"Authorization: Bearer $KEY\" {server}/api/links",
+        .dir.display()
     )]
-    ServerRunning(PathBuf),
+    ServerRunning {
+        /// The data directory.
+        dir: PathBuf,
+        /// Where the server listens, as it recorded it in `server.json`, or
+        /// a placeholder when no believable record is there.
+        server: String,
+    },
     /// The data directory, or the database in it, is not there; nothing
     /// was created.
     #[error(
@@ -78,12 +92,46 @@ pub enum CommandError {
     /// The credentials of a backup.
     #[error(transparent)]
     Backup(#[from] crate::backup::BackupError),
+    /// `--server` did not answer.
+    #[error(
+        "cannot reach the kurz server at {server}: {reason}. Is it running, and is --server \
+         (or KURZ_SERVER) the address it listens on?"
+    )]
+    Unreachable {
+        /// The `--server` URL.
+        server: String,
+        /// What the connection or the answer failed with.
+        reason: String,
+    },
+    /// `--server` refused the key.
+    #[error(
+        "the server at {server} refused the API key (401): check --api-key-file or \
+         KURZ_API_KEY"
+    )]
+    Unauthorized {
+        /// The `--server` URL.
+        server: String,
+    },
+    /// `--server` answered another failure.
+    #[error("the server at {server} answered {status}: {detail}")]
+    Refused {
+        /// The `--server` URL.
+        server: String,
+        /// The HTTP status.
+        status: u16,
+        /// The problem's detail, or the start of the body.
+        detail: String,
+    },
 }
 
 impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Locked(dir) => CommandError::ServerRunning(dir),
+            StoreError::Locked(dir) => CommandError::ServerRunning {
+                server: crate::running::live_address(&dir)
+                    .unwrap_or_else(|| "http://ADDRESS-IT-LISTENS-ON".to_owned()),
+                dir,
+            },
             e @ (StoreError::NoDatabase(_) | StoreError::NoDataDirectory(_)) => {
                 CommandError::NoData(e)
             }
@@ -153,11 +201,52 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
             slug,
             base_url,
             slug_length,
-        } => add(data, &url, slug.as_deref(), &base_url, slug_length),
+            tags,
+            expires,
+            max_clicks,
+            password,
+            remote,
+        } => {
+            // The password first: a prompt after a refused key would be
+            // typed for nothing.
+            let password = if password {
+                Some(prompt::password()?)
+            } else {
+                None
+            };
+            let args = online::NewLinkArgs {
+                url,
+                slug,
+                tags,
+                expires,
+                max_clicks,
+                password,
+            };
+            if let Some(server) = Server::of(&remote)? {
+                return online::add(&server, &args);
+            }
+            let base = match base_url {
+                Some(base) => base,
+                None => match crate::running::base_url(data) {
+                    Some(base) => base,
+                    None => transfer::serving_base()?,
+                },
+            };
+            add(data, &args, &base, slug_length)
+        }
         Command::Keys { action } => keys_command(data, action),
-        Command::List { limit } => list(data, limit),
-        Command::Stats { slug, days } => stats(data, &slug, days),
-        Command::Delete { slug } => {
+        Command::List { limit, remote } => match Server::of(&remote)? {
+            Some(server) => online::list(&server, limit),
+            None => list(data, limit),
+        },
+        Command::Stats { slug, days, remote } => match Server::of(&remote)? {
+            Some(server) => online::stats(&server, &slug, days),
+            None => stats(data, &slug, days),
+        },
+        Command::Delete { slug, remote } => {
+            if let Some(server) = Server::of(&remote)? {
+                return online::delete(&server, &slug);
+            }
             let store = open_existing(data)?;
             if !store.delete(&slug)? {
                 return Err(CommandError::NotFound(slug));
@@ -166,13 +255,28 @@ pub fn run(command: Command, data: &Path) -> Result<ExitCode, CommandError> {
             println!("deleted {slug}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Export { format, output } => transfer::export(data, format, output.as_deref()),
+        Command::Export {
+            format,
+            output,
+            remote,
+        } => match Server::of(&remote)? {
+            Some(server) => online::export(&server, format, output.as_deref()),
+            None => transfer::export(data, format, output.as_deref()),
+        },
         Command::Import {
             file,
             format,
             base_url,
-        } => transfer::import(data, &file, format, base_url),
-        Command::Check => check(data),
+            remote,
+            partial,
+        } => match Server::of(&remote)? {
+            Some(server) => online::import(&server, &file, format, partial),
+            None => transfer::import(data, &file, format, base_url),
+        },
+        Command::Check { remote } => match Server::of(&remote)? {
+            Some(server) => online::check(&server),
+            None => check(data),
+        },
         Command::Compact => compact::run(data),
         Command::Backup { file } => backup::backup(data, &file),
         Command::Restore { file, base_url } => backup::restore(data, &file, base_url),
@@ -227,22 +331,34 @@ fn open_for_scan(data: &Path) -> Result<Store, CommandError> {
 
 fn add(
     data: &Path,
-    url: &str,
-    custom: Option<&str>,
+    args: &online::NewLinkArgs,
     base: &url::Url,
     slug_length: u16,
 ) -> Result<ExitCode, CommandError> {
     let target = TargetRules::new(Some(base))
-        .check(url)
+        .check(&args.url)
         .map_err(|e| CommandError::Invalid(format!("invalid url: {e}")))?;
-    if let Some(s) = custom {
+    if let Some(s) = &args.slug {
         slug::validate(s).map_err(|e| CommandError::Invalid(format!("invalid slug: {e}")))?;
     }
+    // The rest as the API checks it, with its messages.
+    let NewLink { mut link, .. } = args
+        .request()
+        .check(&TargetRules::new(Some(base)), clock::now_ms())
+        .map_err(|e| CommandError::Invalid(e.detail))?;
+    link.target = target.into();
+    // As before: offline links are made as the built-in key's owner.
+    link.created_by = Some(crate::keys::BUILTIN.to_owned());
+    if let Some(p) = &args.password {
+        link.password = Some(
+            crate::password::hash(&p.0)
+                .map_err(|e| CommandError::Invalid(format!("password: {e}")))?,
+        );
+    }
     let store = open(data)?;
-    let link = Link::plain(target.into());
-    let slug = match custom {
+    let slug = match &args.slug {
         Some(s) => match store.create(s, &link)? {
-            Ok(()) => s.to_owned(),
+            Ok(()) => s.clone(),
             Err(_) => {
                 return Err(CommandError::Invalid(format!(
                     "the slug '{s}' is already taken"
@@ -265,11 +381,12 @@ fn list(data: &Path, limit: Option<usize>) -> Result<ExitCode, CommandError> {
         let page = store.list(left.min(1000), cursor.as_ref())?;
         for (slug, link) in &page.links {
             let clicks = store.clicks(slug)?;
-            writeln!(
-                out,
-                "{slug}\t{clicks}\t{}\t{}",
-                clock::format_ms(link.created_at),
-                link.target
+            online::list_row(
+                &mut out,
+                slug,
+                clicks,
+                &clock::format_ms(link.created_at),
+                &link.target,
             )
             .map_err(io_err("writing the list"))?;
         }
@@ -291,27 +408,23 @@ fn stats(data: &Path, slug: &str, days: u16) -> Result<ExitCode, CommandError> {
     let today = clock::day_of(clock::now_ms());
     let from = today.saturating_sub(u32::from(days) - 1);
     let daily = store.daily(slug, from, today)?;
-    println!("slug:    {slug}");
-    println!("url:     {}", link.target);
-    println!("created: {}", clock::format_ms(link.created_at));
-    println!("clicks:  {}", store.clicks(slug)?);
-    for (day, n) in (from..=today).zip(daily) {
-        println!("{}  {n}", clock::format_day(day));
-    }
+    let clicks = store.clicks(slug)?;
     let sources = store.sources(slug)?;
-    if !sources.referrers.is_empty() || sources.other_referrers > 0 {
-        println!("referrers:");
-        for (host, n) in &sources.referrers {
-            println!("  {host}  {n}");
-        }
-        if sources.other_referrers > 0 {
-            println!("  (other hosts)  {}", sources.other_referrers);
-        }
+    online::StatsView {
+        slug: slug.to_owned(),
+        target: link.target,
+        created: clock::format_ms(link.created_at),
+        clicks,
+        daily: (from..=today)
+            .zip(daily)
+            .map(|(day, n)| (clock::format_day(day), n))
+            .collect(),
+        bot_visits: sources.bot_visits(),
+        referrers: sources.referrers,
+        other_referrers: sources.other_referrers,
+        bots: sources.bots,
     }
-    println!("bot visits: {}", sources.bot_visits());
-    for (name, n) in &sources.bots {
-        println!("  {name}  {n}");
-    }
+    .print();
     Ok(ExitCode::SUCCESS)
 }
 

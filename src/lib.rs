@@ -3,7 +3,7 @@
 //! # Layout
 //! - [`config`]: the server's settings, from flags and `KURZ_*` variables.
 //! - [`cli`]: the command line (clap): `serve` and the offline admin commands.
-//! - [`commands`]: what each offline admin command does.
+//! - [`commands`]: what each admin command does, offline or through `--server`.
 //! - [`formats`]: the files `kurz import` reads: kurz's own exports and other shorteners'.
 //! - [`key`]: the API key's digest and the key file that keeps only it; the
 //!   YOURLS signature token.
@@ -17,6 +17,7 @@
 //! - [`qr`]: QR codes of short URLs, as SVG or PNG.
 //! - [`visit`]: what a click says about its visitor: referrer host, bot.
 //! - [`private`]: what kurz writes is its owner's alone (umask, modes).
+//! - [`running`]: `<data>/server.json`, the running server's address and base URL.
 //! - [`clock`]: times as stored (Unix ms, day numbers) and shown (RFC 3339).
 //! - [`http`]: the hyper server: accept loop, router, redirect, API, metrics,
 //!   errors, and the YOURLS-compatible API.
@@ -38,6 +39,7 @@ pub mod keys;
 pub mod password;
 pub mod private;
 pub mod qr;
+pub mod running;
 pub mod slug;
 pub mod store;
 pub mod tags;

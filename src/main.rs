@@ -90,6 +90,8 @@ fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
         if let Some(warning) = kurz::config::listen::unreachable_base(&settings.base_url, local) {
             tracing::warn!("{warning}");
         }
+        // Before the listening line: whoever waits for it may ask at once.
+        let record = record_running(data, local, settings.base_url.as_str());
         println!(
             "kurz listening on http://{local} (short links: {})",
             settings.base_url
@@ -102,8 +104,44 @@ fn serve(config: &Config, data: &std::path::Path) -> anyhow::Result<ExitCode> {
         app.limits = fit_to_open_file_limit(config.limits());
         let app = Arc::new(app);
         server::run(listener, app, shutdown).await?;
+        if let Some(record) = record {
+            if let Err(e) = kurz::running::mark_stopped(data, &record) {
+                tracing::warn!(error = %e, "cannot mark server.json stopped");
+            }
+        }
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Records where this server listens in `<data>/server.json`, for the admin
+/// commands' hints and offline short URLs. A failure is only logged: the
+/// record improves messages, serving does not depend on it.
+fn record_running(
+    data: &std::path::Path,
+    local: std::net::SocketAddr,
+    base_url: &str,
+) -> Option<kurz::running::Record> {
+    // A client cannot connect to 0.0.0.0 or [::]: name loopback instead,
+    // which every-interface listening includes.
+    let mut reach = local;
+    if reach.ip().is_unspecified() {
+        reach.set_ip(match reach.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let record = kurz::running::Record {
+        listening: Some(format!("http://{reach}")),
+        base_url: base_url.to_owned(),
+        pid: std::process::id(),
+    };
+    match kurz::running::write(data, &record) {
+        Ok(()) => Some(record),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot write server.json; admin commands will not know this address");
+            None
+        }
+    }
 }
 
 /// The digest of the API key: `--api-key`'s, else the one kept in the data

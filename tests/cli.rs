@@ -636,3 +636,47 @@ fn state_directory_is_the_default_data_dir() {
     let out = real_binary::run_bounded(cmd);
     assert!(out.failed().contains("other"), "{out:#?}");
 }
+
+#[test]
+fn the_running_hint_names_the_real_address_and_offline_add_keeps_the_base_url() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let server = Server::start_with(
+        &sb.data("d"),
+        &[
+            "--api-key",
+            real_binary::KEY,
+            "--base-url",
+            "https://s.example/",
+        ],
+    );
+    let recorded = sb.data("d").join("server.json");
+    let mode = std::fs::metadata(&recorded).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let err = sb.kurz("d", &["list"]).failed().to_owned();
+    let real = format!("http://{}", server.addr);
+    assert!(err.contains(&format!("{real}/api/links")), "{err}");
+    assert!(err.contains(&format!("--server {real}")), "{err}");
+    assert!(!err.contains("127.0.0.1:8080"), "{err}");
+    let (status, _) = server.terminate();
+    assert!(status.success(), "{status}");
+    let stopped: Value = serde_json::from_slice(&std::fs::read(&recorded).unwrap()).unwrap();
+    assert_eq!(stopped["listening"], Value::Null, "{stopped}");
+    // Offline, short URLs are printed on the base URL the server ran with.
+    let out = sb.kurz("d", &["add", "https://example.com/base", "--slug", "b"]);
+    assert_eq!(out.ok(), "https://s.example/b\n");
+    // A killed server cannot mark its record; the base URL still holds,
+    // and the stale address is not named.
+    let server = Server::start_with(
+        &sb.data("d"),
+        &[
+            "--api-key",
+            real_binary::KEY,
+            "--base-url",
+            "https://s.example/",
+        ],
+    );
+    server.kill();
+    let out = sb.kurz("d", &["add", "https://example.com/killed", "--slug", "k"]);
+    assert_eq!(out.ok(), "https://s.example/k\n");
+}

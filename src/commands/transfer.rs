@@ -22,7 +22,7 @@ use crate::target::TargetRules;
 /// How many fresh slugs an import tries for a line that brings none before
 /// it gives up: a clash among 62^7 slugs is rare, several in a row mean
 /// something else is wrong.
-const GENERATE_TRIES: usize = 8;
+pub(super) const GENERATE_TRIES: usize = 8;
 
 /// From how many imported links on the summary suggests `kurz compact`.
 const COMPACT_HINT: u64 = 100_000;
@@ -73,14 +73,14 @@ pub(super) fn export(
 }
 
 /// Where exported records go, in the chosen format.
-enum Sink<W: Write> {
+pub(super) enum Sink<W: Write> {
     Jsonl(W),
     // Boxed: the writer carries its own buffer inline.
     Csv(Box<csv::Writer<W>>),
 }
 
 impl<W: Write> Sink<W> {
-    fn new(format: ExportFormat, out: W) -> io::Result<Self> {
+    pub(super) fn new(format: ExportFormat, out: W) -> io::Result<Self> {
         Ok(match format {
             ExportFormat::Jsonl => Sink::Jsonl(out),
             ExportFormat::Csv => {
@@ -91,7 +91,7 @@ impl<W: Write> Sink<W> {
         })
     }
 
-    fn write(&mut self, rec: &ExportRecord) -> io::Result<()> {
+    pub(super) fn write(&mut self, rec: &ExportRecord) -> io::Result<()> {
         match self {
             Sink::Jsonl(out) => {
                 serde_json::to_writer(&mut *out, rec)?;
@@ -101,7 +101,7 @@ impl<W: Write> Sink<W> {
         }
     }
 
-    fn flush(&mut self) -> io::Result<()> {
+    pub(super) fn flush(&mut self) -> io::Result<()> {
         match self {
             Sink::Jsonl(out) => out.flush(),
             Sink::Csv(w) => w.flush(),
@@ -116,35 +116,14 @@ pub(super) fn import(
     format: Format,
     base_url: Option<url::Url>,
 ) -> Result<ExitCode, CommandError> {
-    let stdin = file.as_os_str() == "-";
+    let (records, size) = open_records(file, format)?;
     let what = format!("reading {}", file.display());
-    let (reader, size): (Box<dyn BufRead>, Option<u64>) = if stdin {
-        (Box::new(BufReader::new(io::stdin().lock())), None)
-    } else {
-        let f = File::open(file).map_err(io_err(what.clone()))?;
-        let size = f.metadata().ok().map(|m| m.len());
-        (Box::new(BufReader::new(f)), size)
-    };
-    let records = Records::open(reader, format).map_err(|e| match e {
-        FormatError::Io(source) => CommandError::Io {
-            what: what.clone(),
-            source,
-        },
-        FormatError::Unknown(why) => CommandError::Invalid(format!("{}: {why}", file.display())),
-    })?;
-    if let Some(name) = records.read_as {
-        eprintln!("reading {} as a {name}", file.display());
-    }
-    if let Some(header) = &records.backup_header {
-        eprintln!(
-            "line {}: the credentials of a `kurz backup` (key digests, YOURLS token), not \
-             imported: `kurz restore` restores them into an empty data directory",
-            header.line
-        );
-    }
     let base = match base_url {
         Some(base) => base,
-        None => serving_base()?,
+        None => match crate::running::base_url(data) {
+            Some(base) => base,
+            None => serving_base()?,
+        },
     };
     let store = open(data)?;
     let Counts {
@@ -220,6 +199,44 @@ pub(super) fn import_records(
     })
 }
 
+/// The records of `file` (`-` for standard input) in `format`, and the
+/// file's size when known; says on standard error what it is read as.
+///
+/// # Errors
+/// The file cannot be opened or read, or its format cannot be told.
+pub(super) fn open_records(
+    file: &Path,
+    format: Format,
+) -> Result<(Records, Option<u64>), CommandError> {
+    let stdin = file.as_os_str() == "-";
+    let what = format!("reading {}", file.display());
+    let (reader, size): (Box<dyn BufRead>, Option<u64>) = if stdin {
+        (Box::new(BufReader::new(io::stdin().lock())), None)
+    } else {
+        let f = File::open(file).map_err(io_err(what.clone()))?;
+        let size = f.metadata().ok().map(|m| m.len());
+        (Box::new(BufReader::new(f)), size)
+    };
+    let records = Records::open(reader, format).map_err(|e| match e {
+        FormatError::Io(source) => CommandError::Io {
+            what: what.clone(),
+            source,
+        },
+        FormatError::Unknown(why) => CommandError::Invalid(format!("{}: {why}", file.display())),
+    })?;
+    if let Some(name) = records.read_as {
+        eprintln!("reading {} as a {name}", file.display());
+    }
+    if let Some(header) = &records.backup_header {
+        eprintln!(
+            "line {}: the credentials of a `kurz backup` (key digests, YOURLS token), not \
+             imported: `kurz restore` restores them into an empty data directory",
+            header.line
+        );
+    }
+    Ok((records, size))
+}
+
 /// The default of `kurz serve --listen` (see [`crate::config::Config`]).
 const SERVE_LISTEN: &str = "127.0.0.1:8080";
 
@@ -261,7 +278,7 @@ fn import_one(
 }
 
 /// A byte-count progress bar on a terminal; hidden otherwise.
-fn progress(size: Option<u64>) -> ProgressBar {
+pub(super) fn progress(size: Option<u64>) -> ProgressBar {
     if !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
