@@ -14,11 +14,12 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::transfer::{import_records, serving_base, Counts};
+use super::transfer::{
+    damage_reported, each_stored, import_records, output_file, serving_base, Counts,
+};
 use super::{io_err, open, open_for_scan, CommandError};
 use crate::backup::Credentials;
 use crate::formats::{Format, FormatError, Records, JSONL_EXPORT};
-use crate::store::StoreError;
 
 /// `kurz backup FILE` (`-` for standard output).
 pub(super) fn backup(data: &Path, file: &Path) -> Result<ExitCode, CommandError> {
@@ -27,38 +28,17 @@ pub(super) fn backup(data: &Path, file: &Path) -> Result<ExitCode, CommandError>
     let store = open_for_scan(data)?;
     let credentials = Credentials::read(data)?;
     let stdout = file.as_os_str() == "-";
-    let what = if stdout {
-        "writing standard output".to_owned()
-    } else {
-        format!("writing {}", file.display())
-    };
-    let sink: Box<dyn Write> = if stdout {
-        Box::new(io::stdout().lock())
-    } else {
-        // 0600 whatever the file was: it holds digests and the token.
-        Box::new(crate::private::create(file).map_err(io_err(what.clone()))?)
-    };
+    // 0600 whatever the file was: it holds digests and the token.
+    let (what, sink) = output_file((!stdout).then_some(file))?;
     let mut out = BufWriter::new(sink);
     out.write_all(credentials.header_line().as_bytes())
         .map_err(io_err(what.clone()))?;
-    let (mut n, mut damaged) = (0u64, 0u64);
-    for rec in store.export() {
-        let rec = match rec {
-            Ok(rec) => rec,
-            // As `kurz export`: every readable link, then fail loudly.
-            Err(e @ StoreError::Corrupt { .. }) => {
-                eprintln!("kurz: not backed up: {e}");
-                damaged += 1;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        serde_json::to_writer(&mut out, &rec)
+    let (n, damaged) = each_stored(&store, "backed up", |rec| {
+        serde_json::to_writer(&mut out, rec)
             .map_err(io::Error::from)
             .and_then(|()| out.write_all(b"\n"))
-            .map_err(io_err(what.clone()))?;
-        n += 1;
-    }
+            .map_err(io_err(what.clone()))
+    })?;
     out.flush().map_err(io_err(what.clone()))?;
     if !stdout {
         drop(out);
@@ -72,14 +52,7 @@ pub(super) fn backup(data: &Path, file: &Path) -> Result<ExitCode, CommandError>
             file.display()
         );
     }
-    if damaged > 0 {
-        eprintln!(
-            "kurz: {damaged} damaged records or unreadable stretches (above) could not be \
-             backed up; every other link was"
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(damage_reported(damaged, "backed up"))
 }
 
 /// `kurz restore FILE` into the empty or missing data directory `data`.

@@ -264,14 +264,7 @@ pub(super) fn export(
     format: ExportFormat,
     output: Option<&Path>,
 ) -> Result<ExitCode, CommandError> {
-    let what = match output {
-        Some(p) => format!("writing {}", p.display()),
-        None => "writing standard output".to_owned(),
-    };
-    let sink: Box<dyn Write> = match output {
-        Some(p) => Box::new(crate::private::create(p).map_err(io_err(what.clone()))?),
-        None => Box::new(io::stdout().lock()),
-    };
+    let (what, sink) = super::transfer::output_file(output)?;
     let mut out = Sink::new(format, BufWriter::new(sink)).map_err(io_err(what.clone()))?;
     let n = each_record(server, |rec| out.write(&rec).map_err(io_err(what.clone())))?;
     out.flush().map_err(io_err(what.clone()))?;

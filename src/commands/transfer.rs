@@ -34,42 +34,77 @@ pub(super) fn export(
     output: Option<&Path>,
 ) -> Result<ExitCode, CommandError> {
     let store = open_for_scan(data)?;
-    let what = match output {
-        Some(p) => format!("writing {}", p.display()),
-        None => "writing standard output".to_owned(),
-    };
-    let sink: Box<dyn Write> = match output {
-        Some(p) => Box::new(crate::private::create(p).map_err(io_err(what.clone()))?),
-        None => Box::new(io::stdout().lock()),
-    };
+    let (what, sink) = output_file(output)?;
     let mut out = Sink::new(format, BufWriter::new(sink)).map_err(io_err(what.clone()))?;
-    let (mut n, mut damaged) = (0u64, 0u64);
-    for rec in store.export() {
-        let rec = match rec {
-            Ok(rec) => rec,
-            // Export is the backup: save every readable link, then fail loudly.
-            Err(e @ StoreError::Corrupt { .. }) => {
-                eprintln!("kurz: not exported: {e}");
-                damaged += 1;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        out.write(&rec).map_err(io_err(what.clone()))?;
-        n += 1;
-    }
+    let (n, damaged) = each_stored(&store, "exported", |rec| {
+        out.write(rec).map_err(io_err(what.clone()))
+    })?;
     out.flush().map_err(io_err(what.clone()))?;
     if let Some(p) = output {
         eprintln!("exported {n} links to {}", p.display());
     }
-    if damaged > 0 {
-        eprintln!(
-            "kurz: {damaged} damaged records or unreadable stretches (above) could not be \
-             exported; every other link was"
-        );
-        return Ok(ExitCode::FAILURE);
+    Ok(damage_reported(damaged, "exported"))
+}
+
+/// Where an export or a backup goes: the file `output` (0600, whatever it
+/// was) or standard output, and how to name it in errors.
+///
+/// # Errors
+/// The file cannot be created.
+pub(super) fn output_file(output: Option<&Path>) -> Result<(String, Box<dyn Write>), CommandError> {
+    Ok(match output {
+        Some(p) => {
+            let what = format!("writing {}", p.display());
+            let file = crate::private::create(p).map_err(io_err(what.clone()))?;
+            (what, Box::new(file))
+        }
+        None => (
+            "writing standard output".to_owned(),
+            Box::new(io::stdout().lock()),
+        ),
+    })
+}
+
+/// Calls `write` on every readable record of `store`, in export order;
+/// a damaged record or an unreadable stretch is reported on standard error
+/// ("not `verb`: …") and passed over, so every other link is still saved.
+/// Returns how many records were written and how many were passed over.
+///
+/// # Errors
+/// What `write` fails with, and store faults other than damage.
+pub(super) fn each_stored(
+    store: &Store,
+    verb: &str,
+    mut write: impl FnMut(&ExportRecord) -> Result<(), CommandError>,
+) -> Result<(u64, u64), CommandError> {
+    let (mut n, mut damaged) = (0u64, 0u64);
+    for rec in store.export() {
+        match rec {
+            Ok(rec) => {
+                write(&rec)?;
+                n += 1;
+            }
+            Err(e @ StoreError::Corrupt { .. }) => {
+                eprintln!("kurz: not {verb}: {e}");
+                damaged += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok((n, damaged))
+}
+
+/// The exit code after `damaged` records could not be `verb` (said on
+/// standard error): failure if any, so a cron job notices.
+pub(super) fn damage_reported(damaged: u64, verb: &str) -> ExitCode {
+    if damaged == 0 {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "kurz: {damaged} damaged records or unreadable stretches (above) could not be \
+         {verb}; every other link was"
+    );
+    ExitCode::FAILURE
 }
 
 /// Where exported records go, in the chosen format.
