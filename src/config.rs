@@ -33,8 +33,10 @@ pub struct Config {
 
     /// API key for /api/ (at least 16 characters). Without it, a key is
     /// generated on first start and kept in <data>/api-key.
-    #[arg(long, env = "KURZ_API_KEY", hide_env_values = true, value_parser = ApiKeyParser)]
-    pub api_key: Option<String>,
+    // A `Secret`, so a debug print of the settings never shows it.
+    #[arg(long, env = "KURZ_API_KEY", hide_env_values = true,
+          value_parser = TypedValueParser::map(ApiKeyParser, crate::password::Secret))]
+    pub api_key: Option<crate::password::Secret>,
 
     /// Default redirect status: 302 and 307 are never cached by browsers, so
     /// every click is counted; 301 and 308 are cached, so repeat clicks from
@@ -195,4 +197,22 @@ pub fn parse_api_key(text: &str) -> Result<String, String> {
         return Err("the API key may only hold visible ASCII characters (no spaces)".into());
     }
     Ok(text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    // The settings derived `Debug` with the key as a plain `String`: a
+    // `{:?}` of them in a log line would have carried it.
+    #[test]
+    fn a_debug_print_of_the_settings_never_shows_the_api_key() {
+        let key = "sixteen-chars-secret-key";
+        let cli = crate::cli::Cli::try_parse_from(["kurz", "serve", "--api-key", key]).unwrap();
+        let Some(crate::cli::Command::Serve(config)) = &cli.command else {
+            panic!("not serve: {cli:?}");
+        };
+        assert_eq!(config.api_key.as_ref().map(|k| k.0.as_str()), Some(key));
+        assert!(!format!("{cli:?}").contains(key), "{cli:?}");
+    }
 }

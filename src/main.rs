@@ -161,7 +161,7 @@ fn api_key(config: &Config, data: &std::path::Path) -> anyhow::Result<kurz::key:
         }
         return Ok(stored.digest);
     };
-    Ok(kurz::key::KeyDigest::of(given.as_bytes()))
+    Ok(kurz::key::KeyDigest::of(given.0.as_bytes()))
 }
 
 /// Raises the soft open-file limit to the hard one (the usual soft default,
