@@ -23,15 +23,25 @@ use std::time::Duration;
 use common::{request, start_server, KEY};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper::Method;
+use std::os::unix::process::CommandExt;
 
 /// Longest wait for anything on the page.
 const WAIT: Duration = Duration::from_secs(20);
 
-/// chromedriver, killed when dropped.
+/// chromedriver in a process group of its own, the whole group killed when
+/// dropped: killing chromedriver alone left the browsers it had started
+/// running (a test that ends without closing its session, or panics),
+/// dozens of them after a few runs.
 struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        if let Some(group) = i32::try_from(self.0.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -66,6 +76,7 @@ async fn phone_browser(profile: &std::path::Path) -> (Driver, Client) {
 async fn session(profile: &std::path::Path, extra: serde_json::Value) -> (Driver, Client) {
     let port = free_port();
     let driver = Command::new("chromedriver")
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
